@@ -1,0 +1,3 @@
+from . import lifecycle_reference_mixin
+from . import lifecycle_origin
+from . import lifecycle_institution
