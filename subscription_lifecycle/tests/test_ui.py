@@ -5,5 +5,28 @@ from odoo.tests import HttpCase, new_test_user, tagged
 class TestUi(HttpCase):
     def test_lifecycle_user_opens_the_menu(self):
         new_test_user(self.env, login="lc_tour_user", groups="subscription_lifecycle.group_lifecycle_user")
-        self.env["lifecycle.origin"].create({"name": "Trade fair"})
         self.start_tour("/odoo", "subscription_lifecycle_menu_tour", login="lc_tour_user")
+
+    def test_add_a_deadline_from_the_customer_card_and_renew_it(self):
+        new_test_user(
+            self.env,
+            login="lc_tour_staff",
+            groups="subscription_lifecycle.group_lifecycle_user,base.group_partner_manager",
+        )
+        self.env["product.product"].create(
+            {
+                "name": "Tour hosting",
+                "type": "service",
+                "lifecycle_is_deadline": True,
+                "lifecycle_duration": 1,
+                "lifecycle_duration_unit": "month",
+            }
+        )
+        customer = self.env["res.partner"].create({"name": "Tour Customer", "is_company": True})
+        self.start_tour(
+            f"/odoo/res.partner/{customer.id}", "subscription_lifecycle_deadline_tour", login="lc_tour_staff"
+        )
+        deadline = customer.lifecycle_deadline_ids
+        self.assertEqual(deadline.state, "active")
+        self.assertEqual(str(deadline.date_expiry), "2099-02-28")
+        self.assertEqual(deadline.renewal_ids.date_from.isoformat(), "2099-01-31")

@@ -11,22 +11,21 @@ registry.category("web_tour.tours").add("subscription_lifecycle_menu_tour", {
             run: "click",
         },
         {
-            content: "Open the configuration menu",
-            trigger: 'button[data-menu-xmlid="subscription_lifecycle.menu_lifecycle_configuration"]',
+            content: "The app opens on the deadlines",
+            trigger: ".o_breadcrumb:contains('Deadlines')",
+        },
+        {
+            content: "A Lifecycle User has no configuration menu",
+            trigger:
+                ".o_main_navbar:not(:has([data-menu-xmlid='subscription_lifecycle.menu_lifecycle_configuration']))",
+        },
+        {
+            content: "Open the callbacks of the day",
+            trigger: 'a[data-menu-xmlid="subscription_lifecycle.menu_lifecycle_callbacks"]',
             run: "click",
         },
         {
-            content: "Open the origins",
-            trigger: 'a[data-menu-xmlid="subscription_lifecycle.menu_lifecycle_origin"]',
-            run: "click",
-        },
-        {
-            content: "The origin list shows the origin, read-only for a user",
-            trigger: ".o_list_view .o_data_cell:contains('Trade fair')",
-        },
-        {
-            content: "A Lifecycle User cannot add origins",
-            trigger: ".o_list_view:not(:has(.o_list_button_add))",
+            trigger: ".o_breadcrumb:contains('Callbacks today')",
         },
     ],
 });

@@ -1,0 +1,312 @@
+from collections import defaultdict
+
+from psycopg2.errors import LockNotAvailable
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import format_date
+
+from ..lib.duration import add_duration, renewal_start
+
+# State changes the buttons may make; everything else is refused. Only a
+# renewal brings an expired deadline back to active (see ``_renew``).
+TRANSITIONS = {
+    "draft": {"active", "cancelled"},
+    "active": {"expired", "closed", "cancelled"},
+    "expired": {"closed", "cancelled"},
+    "closed": set(),
+    "cancelled": {"draft"},
+}
+
+
+class LifecycleDeadline(models.Model):
+    """A customer's service that expires: a contract, licences, a plan."""
+
+    _name = "lifecycle.deadline"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _description = "Customer deadline"
+    _order = "date_expiry, id"
+    _check_company_auto = True
+
+    name = fields.Char(compute="_compute_name", store=True, readonly=True)
+    partner_id = fields.Many2one(
+        "res.partner", string="Customer", required=True, index=True, tracking=True, check_company=True
+    )
+    commercial_partner_id = fields.Many2one(
+        related="partner_id.commercial_partner_id", store=True, index=True, string="Commercial entity"
+    )
+    product_id = fields.Many2one(
+        "product.product",
+        string="Service",
+        required=True,
+        tracking=True,
+        check_company=True,
+        domain=[("lifecycle_is_deadline", "=", True)],
+    )
+    quantity = fields.Float(default=1.0, digits="Product Unit", tracking=True)
+    currency_id = fields.Many2one(
+        "res.currency", required=True, default=lambda self: self.env.company.currency_id, tracking=True
+    )
+    amount = fields.Monetary(currency_field="currency_id", tracking=True, help="Price of one renewal period.")
+    note = fields.Html(string="Notes")
+    date_start = fields.Date(string="Start", required=True, default=fields.Date.context_today, tracking=True)
+    date_expiry = fields.Date(string="Expiry", required=True, index=True, tracking=True)
+    anchor_day = fields.Integer(
+        compute="_compute_anchor_day",
+        store=True,
+        readonly=False,
+        help="Day of the month the renewals stay on (31 keeps the last day of shorter months).",
+    )
+    days_left = fields.Integer(compute="_compute_days_left", help="Days until expiry; negative once expired.")
+    origin_id = fields.Many2one("lifecycle.origin", check_company=True)
+    institution_id = fields.Many2one("lifecycle.institution", check_company=True)
+    user_id = fields.Many2one(
+        "res.users", string="Salesperson", default=lambda self: self.env.user, tracking=True, index=True
+    )
+    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company, index=True)
+    state = fields.Selection(
+        [
+            ("draft", "Draft"),
+            ("active", "Active"),
+            ("expired", "Expired"),
+            ("closed", "Closed"),
+            ("cancelled", "Cancelled"),
+        ],
+        default="draft",
+        required=True,
+        readonly=True,
+        copy=False,
+        tracking=True,
+        index=True,
+    )
+    sale_line_id = fields.Many2one(
+        "sale.order.line",
+        string="Sale order line",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="The order line that created this deadline or renewed it last.",
+    )
+    renewal_ids = fields.One2many("lifecycle.deadline.renewal", "deadline_id", string="Renewals", readonly=True)
+    renewal_count = fields.Integer(compute="_compute_renewal_count")
+
+    # Enforced by the database itself; at the RPC boundary Odoo turns a
+    # violation into a ValidationError that shows the message below.
+    _quantity_positive = models.Constraint("CHECK(quantity > 0)", "The quantity must be greater than zero.")
+    _amount_not_negative = models.Constraint("CHECK(amount >= 0)", "The amount cannot be negative.")
+    _dates_ordered = models.Constraint(
+        "CHECK(date_expiry >= date_start)", "The expiry date cannot be before the start date."
+    )
+
+    @api.depends("product_id.name", "partner_id.name", "date_expiry")
+    def _compute_name(self):
+        for deadline in self:
+            deadline.name = self.env._(
+                "%(service)s — %(customer)s, until %(expiry)s",
+                service=deadline.product_id.name or self.env._("Service"),
+                customer=deadline.partner_id.name or "",
+                expiry=deadline.date_expiry or "",
+            )
+
+    @api.depends("date_expiry")
+    def _compute_anchor_day(self):
+        for deadline in self:
+            deadline.anchor_day = deadline.date_expiry.day if deadline.date_expiry else 0
+
+    @api.depends("date_expiry")
+    @api.depends_context("tz")
+    def _compute_days_left(self):
+        today = fields.Date.context_today(self)
+        for deadline in self:
+            deadline.days_left = (deadline.date_expiry - today).days if deadline.date_expiry else 0
+
+    @api.depends("renewal_ids")
+    def _compute_renewal_count(self):
+        counts = dict(
+            self.env["lifecycle.deadline.renewal"]._read_group(
+                [("deadline_id", "in", self.ids)], ["deadline_id"], ["__count"]
+            )
+        )
+        for deadline in self:
+            deadline.renewal_count = counts.get(deadline, 0)
+
+    @api.constrains("product_id")
+    def _check_product_duration(self):
+        for deadline in self:
+            template = deadline.product_id.product_tmpl_id
+            if not template.lifecycle_is_deadline or template.lifecycle_duration <= 0:
+                raise ValidationError(
+                    self.env._(
+                        "The product %(product)s has no renewal duration: set one on the product "
+                        "(Sales tab, Deadline) before using it on a deadline.",
+                        product=deadline.product_id.display_name,
+                    )
+                )
+
+    @api.constrains("anchor_day")
+    def _check_anchor_day(self):
+        if any(not 1 <= deadline.anchor_day <= 31 for deadline in self):
+            raise ValidationError(self.env._("The anchor day must be a day of the month, from 1 to 31."))
+
+    def write(self, vals):
+        if "state" in vals and not self.env.context.get("lifecycle_state_change"):
+            raise UserError(self.env._("The status of a deadline changes only through its buttons."))
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_only_draft_or_cancelled(self):
+        if any(deadline.state not in ("draft", "cancelled") for deadline in self):
+            raise UserError(self.env._("Only draft or cancelled deadlines can be deleted; close the others."))
+
+    # ------------------------------------------------------------------
+    # State machine
+    # ------------------------------------------------------------------
+    def _set_state(self, new_state):
+        for deadline in self:
+            if new_state not in TRANSITIONS[deadline.state]:
+                states = dict(self._fields["state"]._description_selection(self.env))
+                raise UserError(
+                    self.env._(
+                        "%(deadline)s is %(current)s: it cannot become %(new)s.",
+                        deadline=deadline.display_name,
+                        current=states[deadline.state],
+                        new=states[new_state],
+                    )
+                )
+        return self.with_context(lifecycle_state_change=True).write({"state": new_state})
+
+    def action_activate(self):
+        return self._set_state("active")
+
+    def action_close(self):
+        return self._set_state("closed")
+
+    def action_cancel(self):
+        return self._set_state("cancelled")
+
+    def action_draft(self):
+        return self._set_state("draft")
+
+    @api.model
+    def _cron_expire(self, date_ref=None, batch_size=200):
+        """Active deadlines whose expiry is before ``date_ref`` become expired.
+
+        Inside the cron each batch is committed with ``_commit_progress``;
+        called from elsewhere (tests, a button) the caller owns the transaction.
+        """
+        date_ref = date_ref or fields.Date.context_today(self)
+        domain = [("state", "=", "active"), ("date_expiry", "<", date_ref)]
+        expired = self.browse()
+        while batch := self.search(domain, limit=batch_size):
+            batch._set_state("expired")
+            expired |= batch
+            if self.env.context.get("cron_id"):
+                self.env["ir.cron"]._commit_progress(len(batch), remaining=self.search_count(domain))
+        return expired
+
+    # ------------------------------------------------------------------
+    # Renewal
+    # ------------------------------------------------------------------
+    def action_renew(self):
+        """Renew by one product period (the Renew button).
+
+        The button sends the expiry date the user saw; a second click on the
+        same screen finds the deadline already moved on and is refused.
+        """
+        self.ensure_one()
+        expected = self.env.context.get("lifecycle_expected_expiry")
+        self._renew(source="manual", expected_expiry=fields.Date.to_date(expected) if expected else None)
+        return True
+
+    def _renew(self, source="manual", amount=None, sale_line=None, expected_expiry=None, date_ref=None):
+        """Renew by one period of the product and return the renewal line.
+
+        Shared by the Renew button, sale order confirmation, the portal and
+        the wallet. The deadline row is locked for the rest of the transaction
+        so two renewals never interleave.
+        """
+        self.ensure_one()
+        if self.state not in ("active", "expired"):
+            states = dict(self._fields["state"]._description_selection(self.env))
+            raise UserError(
+                self.env._(
+                    "%(deadline)s is %(state)s and cannot be renewed.",
+                    deadline=self.display_name,
+                    state=states[self.state],
+                )
+            )
+        template = self.product_id.product_tmpl_id
+        if template.lifecycle_duration <= 0:
+            raise UserError(
+                self.env._("The product %(product)s has no renewal duration.", product=self.product_id.display_name)
+            )
+        self._lock_for_renewal()
+        if expected_expiry and self.date_expiry != expected_expiry:
+            raise UserError(
+                self.env._(
+                    "This deadline was already renewed: it now runs until %(expiry)s.",
+                    expiry=format_date(self.env, self.date_expiry),
+                )
+            )
+        today = date_ref or fields.Date.context_today(self)
+        old_expiry = self.date_expiry
+        start = renewal_start(old_expiry, today, self.company_id.lifecycle_late_renewal_base)
+        anchor = self.anchor_day if start == old_expiry else start.day
+        new_expiry = add_duration(start, template.lifecycle_duration, template.lifecycle_duration_unit, anchor)
+        currency = sale_line.currency_id if sale_line else self.currency_id
+        renewal = self.env["lifecycle.deadline.renewal"].create(
+            {
+                "deadline_id": self.id,
+                "date_from": old_expiry,
+                "date_to": new_expiry,
+                "amount": self.amount if amount is None else amount,
+                "currency_id": currency.id,
+                "source": source,
+                "sale_line_id": sale_line.id if sale_line else False,
+            }
+        )
+        vals = {"date_expiry": new_expiry, "anchor_day": anchor}
+        if sale_line:
+            vals.update(sale_line_id=sale_line.id, quantity=sale_line.product_uom_qty, currency_id=currency.id)
+            vals["amount"] = sale_line.price_subtotal
+        if self.state == "expired":
+            vals["state"] = "active"
+        self.with_context(lifecycle_state_change=True).write(vals)
+        self.message_post(
+            body=self.env._(
+                "Renewed from %(old)s to %(new)s (%(how)s).",
+                old=format_date(self.env, old_expiry),
+                new=format_date(self.env, new_expiry),
+                how=dict(renewal._fields["source"]._description_selection(self.env))[source],
+            )
+        )
+        return renewal
+
+    def _lock_for_renewal(self):
+        try:
+            self.env.cr.execute("SELECT id FROM lifecycle_deadline WHERE id = %s FOR NO KEY UPDATE NOWAIT", [self.id])
+        except LockNotAvailable as error:
+            raise UserError(
+                self.env._("This deadline is being renewed by someone else right now; try again in a moment.")
+            ) from error
+        # another transaction may have renewed it before we got the lock
+        self.invalidate_recordset(["date_expiry", "state", "anchor_day"])
+
+    def _totals_by_currency(self):
+        """``[(currency, total amount), ...]`` of these deadlines, by currency name."""
+        totals = defaultdict(float)
+        for deadline in self:
+            totals[deadline.currency_id] += deadline.amount
+        return sorted(totals.items(), key=lambda item: item[0].name)
+
+    # ------------------------------------------------------------------
+    # Buttons
+    # ------------------------------------------------------------------
+    def action_view_renewals(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "subscription_lifecycle.lifecycle_deadline_renewal_action"
+        )
+        action["domain"] = [("deadline_id", "=", self.id)]
+        action["context"] = {"create": False}
+        return action

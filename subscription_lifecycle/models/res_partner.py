@@ -1,0 +1,58 @@
+from collections import defaultdict
+
+from odoo import api, fields, models
+
+# Deadline states whose amounts the customer card sums up.
+CAPITAL_STATES = ("active", "closed")
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    lifecycle_deadline_ids = fields.One2many("lifecycle.deadline", "partner_id", string="Deadlines")
+    lifecycle_deadline_count = fields.Integer(string="Deadline count", compute="_compute_lifecycle_deadline_stats")
+    lifecycle_summary_html = fields.Html(
+        string="Deadline capital", compute="_compute_lifecycle_deadline_stats", sanitize=False
+    )
+    lifecycle_callback_date = fields.Date(
+        string="Callback date",
+        readonly=True,
+        copy=False,
+        index=True,
+        help="Date of the last completed callback with this customer.",
+    )
+
+    @api.depends("lifecycle_deadline_ids.state", "lifecycle_deadline_ids.amount", "lifecycle_deadline_ids.currency_id")
+    def _compute_lifecycle_deadline_stats(self):
+        """Count and per-currency capital of the deadlines of the commercial entity.
+
+        Like invoiced totals, a contact shows the figures of its company.
+        """
+        entities = self.commercial_partner_id._origin
+        groups = []
+        if entities and self.env["lifecycle.deadline"].has_access("read"):
+            groups = self.env["lifecycle.deadline"]._read_group(
+                [("commercial_partner_id", "in", entities.ids)],
+                ["commercial_partner_id", "currency_id", "state"],
+                ["__count", "amount:sum"],
+            )
+        counts = defaultdict(int)
+        capital = defaultdict(lambda: defaultdict(lambda: dict.fromkeys(CAPITAL_STATES, 0.0)))
+        for entity, currency, state, count, amount in groups:
+            counts[entity] += count
+            if state in CAPITAL_STATES:
+                capital[entity][currency][state] += amount
+        for partner in self:
+            entity = partner.commercial_partner_id._origin
+            partner.lifecycle_deadline_count = counts[entity]
+            partner.lifecycle_summary_html = self.env["ir.qweb"]._render(
+                "subscription_lifecycle.partner_deadline_summary",
+                {"capital": sorted(capital[entity].items(), key=lambda item: item[0].name)},
+            )
+
+    def action_view_lifecycle_deadlines(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("subscription_lifecycle.lifecycle_deadline_action")
+        action["domain"] = [("commercial_partner_id", "=", self.commercial_partner_id.id)]
+        action["context"] = {"default_partner_id": self.id}
+        return action

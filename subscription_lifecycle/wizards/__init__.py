@@ -1,0 +1,1 @@
+from . import lifecycle_deadline_report
