@@ -9,7 +9,7 @@
     "license": "LGPL-3",
     "application": True,
     "installable": True,
-    "depends": ["mail", "sale"],
+    "depends": ["mail", "portal", "payment", "sale"],
     "external_dependencies": {
         "python": ["phonenumbers", "python-dateutil", "requests"],
     },
@@ -18,6 +18,8 @@
         "security/ir.model.access.csv",
         "data/mail_activity_type_data.xml",
         "data/ir_cron_data.xml",
+        "data/mail_template_data.xml",
+        "data/lifecycle_workflow_data.xml",
         "report/lifecycle_deadline_report.xml",
         "views/lifecycle_origin_views.xml",
         "views/lifecycle_institution_views.xml",
@@ -27,7 +29,9 @@
         "views/res_partner_views.xml",
         "views/mail_activity_views.xml",
         "views/res_config_settings_views.xml",
+        "views/lifecycle_workflow_views.xml",
         "wizards/lifecycle_deadline_report_views.xml",
+        "wizards/lifecycle_workflow_preview_views.xml",
         "views/lifecycle_menus.xml",
     ],
     "demo": [

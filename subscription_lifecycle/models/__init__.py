@@ -6,7 +6,14 @@ from . import res_company
 from . import res_config_settings
 from . import lifecycle_deadline
 from . import lifecycle_deadline_renewal
+from . import lifecycle_event
+from . import lifecycle_workflow
+from . import lifecycle_workflow_step
+from . import lifecycle_workflow_run
+from . import lifecycle_workflow_run_log
 from . import sale_order
 from . import sale_order_line
 from . import res_partner
+from . import res_users
 from . import mail_activity
+from . import payment_transaction

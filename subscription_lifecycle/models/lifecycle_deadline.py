@@ -7,6 +7,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_date
 
 from ..lib.duration import add_duration, renewal_start
+from ..lib.reminders import due_offset
 
 # State changes the buttons may make; everything else is refused. Only a
 # renewal brings an expired deadline back to active (see ``_renew``).
@@ -17,13 +18,20 @@ TRANSITIONS = {
     "closed": set(),
     "cancelled": {"draft"},
 }
+# The lifecycle event each state change emits.
+STATE_EVENTS = {
+    "active": "deadline_activated",
+    "expired": "deadline_expired",
+    "closed": "deadline_closed",
+    "cancelled": "deadline_cancelled",
+}
 
 
 class LifecycleDeadline(models.Model):
     """A customer's service that expires: a contract, licences, a plan."""
 
     _name = "lifecycle.deadline"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["portal.mixin", "mail.thread", "mail.activity.mixin"]
     _description = "Customer deadline"
     _order = "date_expiry, id"
     _check_company_auto = True
@@ -89,6 +97,8 @@ class LifecycleDeadline(models.Model):
     )
     renewal_ids = fields.One2many("lifecycle.deadline.renewal", "deadline_id", string="Renewals", readonly=True)
     renewal_count = fields.Integer(compute="_compute_renewal_count")
+    run_ids = fields.One2many("lifecycle.workflow.run", "deadline_id", string="Automation runs", readonly=True)
+    run_count = fields.Integer(compute="_compute_run_count")
 
     # Enforced by the database itself; at the RPC boundary Odoo turns a
     # violation into a ValidationError that shows the message below.
@@ -129,6 +139,25 @@ class LifecycleDeadline(models.Model):
         )
         for deadline in self:
             deadline.renewal_count = counts.get(deadline, 0)
+
+    def _compute_run_count(self):
+        counts = dict(
+            self.env["lifecycle.workflow.run"]._read_group(
+                [("deadline_id", "in", self.ids)], ["deadline_id"], ["__count"]
+            )
+        )
+        for deadline in self:
+            deadline.run_count = counts.get(deadline, 0)
+
+    def _compute_access_url(self):
+        for deadline in self:
+            deadline.access_url = f"/my/deadlines/{deadline.id}"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        deadlines = super().create(vals_list)
+        self.env["lifecycle.event"]._emit("deadline_created", deadlines)
+        return deadlines
 
     @api.constrains("product_id")
     def _check_product_duration(self):
@@ -173,7 +202,10 @@ class LifecycleDeadline(models.Model):
                         new=states[new_state],
                     )
                 )
-        return self.with_context(lifecycle_state_change=True).write({"state": new_state})
+        result = self.with_context(lifecycle_state_change=True).write({"state": new_state})
+        if new_state in STATE_EVENTS:
+            self.env["lifecycle.event"]._emit(STATE_EVENTS[new_state], self)
+        return result
 
     def action_activate(self):
         return self._set_state("active")
@@ -203,6 +235,47 @@ class LifecycleDeadline(models.Model):
             if self.env.context.get("cron_id"):
                 self.env["ir.cron"]._commit_progress(len(batch), remaining=self.search_count(domain))
         return expired
+
+    @api.model
+    def _cron_schedule(self, date_ref=None):
+        """Daily: expire what is past its date, then emit the reminders that are due."""
+        date_ref = date_ref or fields.Date.context_today(self)
+        self._cron_expire(date_ref=date_ref)
+        self._emit_due_reminders(date_ref=date_ref)
+
+    @api.model
+    def _emit_due_reminders(self, date_ref=None, batch_size=500):
+        """Emit at most one reminder-due event per active deadline, the most relevant one.
+
+        A rung is sent once per (deadline, expiry date, offset): the unique
+        index on events makes a second one impossible. After a scheduler
+        outage only the latest reached rung goes out, never the stale ones.
+        """
+        date_ref = date_ref or fields.Date.context_today(self)
+        ladders = {company: company._lifecycle_ladder() for company in self.env["res.company"].search([])}
+        horizon = fields.Date.add(date_ref, days=max((max(ladder) for ladder in ladders.values()), default=0))
+        domain = [("state", "=", "active"), ("date_expiry", ">=", date_ref), ("date_expiry", "<=", horizon)]
+        emitted = self.env["lifecycle.event"]
+        last_id = 0
+        while batch := self.search([*domain, ("id", ">", last_id)], order="id", limit=batch_size):
+            last_id = batch[-1].id
+            sent = defaultdict(set)
+            for deadline, expiry, offset in self.env["lifecycle.event"]._read_group(
+                [("event_type", "=", "reminder_due"), ("deadline_id", "in", batch.ids)],
+                ["deadline_id", "date_expiry:day", "reminder_offset"],
+            ):
+                sent[deadline, expiry].add(offset)
+            due = []
+            for deadline in batch:
+                offsets = sent[deadline, deadline.date_expiry]
+                days_left = (deadline.date_expiry - date_ref).days
+                offset = due_offset(days_left, ladders[deadline.company_id], offsets)
+                if offset is not None:
+                    due.append((deadline, {"reminder_offset": offset, "payload": {"days_left": days_left}}))
+            emitted |= self.env["lifecycle.event"]._emit_each("reminder_due", due)
+            if self.env.context.get("cron_id"):
+                self.env["ir.cron"]._commit_progress(len(batch))
+        return emitted
 
     # ------------------------------------------------------------------
     # Renewal
@@ -272,6 +345,12 @@ class LifecycleDeadline(models.Model):
         if self.state == "expired":
             vals["state"] = "active"
         self.with_context(lifecycle_state_change=True).write(vals)
+        self.env["lifecycle.event"]._emit(
+            "deadline_renewed",
+            self,
+            date_expiry=new_expiry,
+            payload={"from": str(old_expiry), "to": str(new_expiry), "source": source, "amount": renewal.amount},
+        )
         self.message_post(
             body=self.env._(
                 "Renewed from %(old)s to %(new)s (%(how)s).",
@@ -302,6 +381,12 @@ class LifecycleDeadline(models.Model):
     # ------------------------------------------------------------------
     # Buttons
     # ------------------------------------------------------------------
+    def action_view_runs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("subscription_lifecycle.lifecycle_workflow_run_action")
+        action["domain"] = [("deadline_id", "=", self.id)]
+        return action
+
     def action_view_renewals(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(

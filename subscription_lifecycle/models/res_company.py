@@ -1,4 +1,7 @@
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..lib.reminders import DEFAULT_LADDER, parse_ladder
 
 
 class ResCompany(models.Model):
@@ -12,3 +15,28 @@ class ResCompany(models.Model):
         help="A deadline renewed after it expired runs one period from the day it is renewed, "
         "or from its old expiry date when the lapsed days are charged too.",
     )
+    lifecycle_reminder_offsets = fields.Char(
+        string="Reminder ladder",
+        default=",".join(map(str, DEFAULT_LADDER)),
+        required=True,
+        help="Days before expiry at which a renewal reminder is due, e.g. 30,14,3,0. "
+        "Each is sent once per expiry date; after an outage only the latest one reached is sent.",
+    )
+
+    @api.constrains("lifecycle_reminder_offsets")
+    def _check_lifecycle_reminder_offsets(self):
+        for company in self:
+            try:
+                parse_ladder(company.lifecycle_reminder_offsets)
+            except ValueError as error:
+                raise ValidationError(
+                    self.env._(
+                        "The reminder ladder must list distinct numbers of days from 0 to 365, "
+                        "separated by commas (like 30,14,3,0): %(error)s",
+                        error=error,
+                    )
+                ) from error
+
+    def _lifecycle_ladder(self):
+        self.ensure_one()
+        return parse_ladder(self.lifecycle_reminder_offsets)

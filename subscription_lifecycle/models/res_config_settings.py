@@ -5,3 +5,4 @@ class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
     lifecycle_late_renewal_base = fields.Selection(related="company_id.lifecycle_late_renewal_base", readonly=False)
+    lifecycle_reminder_offsets = fields.Char(related="company_id.lifecycle_reminder_offsets", readonly=False)

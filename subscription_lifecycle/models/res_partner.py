@@ -14,6 +14,7 @@ class ResPartner(models.Model):
     lifecycle_summary_html = fields.Html(
         string="Deadline capital", compute="_compute_lifecycle_deadline_stats", sanitize=False
     )
+    lifecycle_run_ids = fields.One2many("lifecycle.workflow.run", "partner_id", string="Automation runs")
     lifecycle_callback_date = fields.Date(
         string="Callback date",
         readonly=True,
@@ -49,6 +50,20 @@ class ResPartner(models.Model):
                 "subscription_lifecycle.partner_deadline_summary",
                 {"capital": sorted(capital[entity].items(), key=lambda item: item[0].name)},
             )
+
+    def write(self, vals):
+        archived = self.filtered("active") if vals.get("active") is False else self.browse()
+        result = super().write(vals)
+        # sudo: whoever may archive a customer records the fact, deadlines or not
+        customers = archived.sudo().filtered(lambda partner: partner.customer_rank or partner.lifecycle_deadline_ids)
+        self.env["lifecycle.event"]._emit("customer_archived", customers)
+        return result
+
+    def action_view_lifecycle_runs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("subscription_lifecycle.lifecycle_workflow_run_action")
+        action["domain"] = [("partner_id", "=", self.id)]
+        return action
 
     def action_view_lifecycle_deadlines(self):
         self.ensure_one()

@@ -76,11 +76,7 @@ class LifecycleCommon(BaseCommon):
                 func(*args, **kwargs)
                 self.env.flush_all()
         except IntegrityError as error:
-            model = next(
-                (self.env[name] for name, cls in self.env.registry.items() if cls._table == error.diag.table_name),
-                self.env["base"],
-            )
-            message = model._sql_error_to_message(error)
+            message = self.env["lifecycle.workflow.run"]._error_message(error)
         except (UserError, ValidationError) as error:
             message = error.args[0]
         else:

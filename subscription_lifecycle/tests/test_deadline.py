@@ -47,8 +47,7 @@ class TestDeadlineStates(LifecycleCommon):
 
     def test_state_cannot_be_written_directly(self):
         deadline = self._deadline()
-        with self.assertRaisesRegex(UserError, "only through its buttons"):
-            deadline.with_user(self.lc_user).write({"state": "closed"})
+        self.assertRefused("only through its buttons", deadline.with_user(self.lc_user).write, {"state": "closed"})
         self.assertEqual(deadline.state, "active")
 
     def test_cron_marks_past_deadlines_expired_once(self):
@@ -155,8 +154,8 @@ class TestDeadlineRenewal(LifecycleCommon):
     def test_cancelled_closed_or_draft_cannot_be_renewed(self):
         for state in ("cancelled", "closed", "draft"):
             deadline = self._deadline(state=state)
-            with self.subTest(state=state), self.assertRaisesRegex(UserError, "cannot be renewed"):
-                deadline._renew()
+            with self.subTest(state=state):
+                self.assertRefused("cannot be renewed", deadline._renew)
             self.assertEqual(deadline.date_expiry, date(2027, 3, 31))
             self.assertFalse(deadline.renewal_ids)
 
@@ -164,8 +163,7 @@ class TestDeadlineRenewal(LifecycleCommon):
         deadline = self._deadline().with_user(self.lc_user)
         button = deadline.with_context(lifecycle_expected_expiry="2027-03-31")
         button.action_renew()
-        with self.assertRaisesRegex(UserError, "already renewed"):
-            button.action_renew()
+        self.assertRefused("already renewed", button.action_renew)
         self.assertEqual(deadline.date_expiry, date(2028, 3, 31))
         self.assertEqual(len(deadline.renewal_ids), 1)
 

@@ -1,6 +1,5 @@
 from datetime import date, datetime
 
-from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
 from .common import LifecycleCommon
@@ -65,8 +64,17 @@ class TestSale(LifecycleCommon):
     def test_a_line_cannot_renew_another_customers_or_products_deadline(self):
         deadline = self._deadline()
         stranger = self.env["res.partner"].create({"name": "Stranger"})
-        with self.assertRaisesRegex(ValidationError, "order's customer"):
-            self._order([(self.yearly, 1, 1.0, {"lifecycle_renewed_deadline_id": deadline.id})], partner=stranger)
-        with self.assertRaisesRegex(ValidationError, "deadline it renews is for"):
-            self._order([(self.monthly, 1, 1.0, {"lifecycle_renewed_deadline_id": deadline.id})])
+        orders = self.env["sale.order"].search_count([])
+        self.assertRefused(
+            "order's customer",
+            self._order,
+            [(self.yearly, 1, 1.0, {"lifecycle_renewed_deadline_id": deadline.id})],
+            partner=stranger,
+        )
+        self.assertRefused(
+            "deadline it renews is for",
+            self._order,
+            [(self.monthly, 1, 1.0, {"lifecycle_renewed_deadline_id": deadline.id})],
+        )
+        self.assertEqual(self.env["sale.order"].search_count([]), orders)
         self.assertFalse(deadline.renewal_ids)

@@ -1,3 +1,5 @@
+from datetime import date, timedelta
+
 from odoo.tests import HttpCase, new_test_user, tagged
 
 
@@ -30,3 +32,32 @@ class TestUi(HttpCase):
         self.assertEqual(deadline.state, "active")
         self.assertEqual(str(deadline.date_expiry), "2099-02-28")
         self.assertEqual(deadline.renewal_ids.date_from.isoformat(), "2099-01-31")
+
+    def test_manager_previews_and_switches_on_the_ladder(self):
+        manager = new_test_user(
+            self.env, login="lc_tour_manager", groups="subscription_lifecycle.group_lifecycle_manager"
+        )
+        product = self.env["product.product"].create(
+            {"name": "Tour licence", "lifecycle_is_deadline": True, "lifecycle_duration": 1}
+        )
+        customer = self.env["res.partner"].create({"name": "Tour Preview Customer", "email": "tour@example.com"})
+        self.env["lifecycle.deadline"].create(
+            {
+                "partner_id": customer.id,
+                "product_id": product.id,
+                "date_start": date.today(),
+                "date_expiry": date.today() + timedelta(days=30),
+                "amount": 99,
+                "state": "active",
+            }
+        )
+        workflow = self.env.ref("subscription_lifecycle.workflow_reminder_30")
+        self.assertFalse(workflow.active)
+        mails = self.env["mail.mail"].search_count([])
+        self.start_tour(
+            "/odoo/action-subscription_lifecycle.lifecycle_workflow_action",
+            "subscription_lifecycle_workflow_tour",
+            login=manager.login,
+        )
+        self.assertTrue(workflow.active)
+        self.assertEqual(self.env["mail.mail"].search_count([]), mails, "the preview sent nothing")

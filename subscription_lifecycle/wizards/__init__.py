@@ -1,1 +1,2 @@
 from . import lifecycle_deadline_report
+from . import lifecycle_workflow_preview

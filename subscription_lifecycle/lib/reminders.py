@@ -1,0 +1,43 @@
+"""When a renewal reminder is due: no ORM, no database."""
+
+DEFAULT_LADDER = (30, 14, 3, 0)
+
+
+def parse_ladder(text):
+    """``"30, 14,3,0"`` -> ``(30, 14, 3, 0)``, largest first.
+
+    Raises ValueError on anything but distinct whole numbers of days from 0
+    to 365.
+    """
+    parts = [part.strip() for part in (text or "").split(",") if part.strip()]
+    if not parts:
+        raise ValueError("the reminder ladder is empty")
+    offsets = []
+    for part in parts:
+        if not part.isdigit() or not 0 <= int(part) <= 365:
+            raise ValueError(f"{part!r} is not a number of days from 0 to 365")
+        offsets.append(int(part))
+    if len(set(offsets)) != len(offsets):
+        raise ValueError("a reminder offset appears twice")
+    return tuple(sorted(offsets, reverse=True))
+
+
+def due_offset(days_left, ladder, sent):
+    """The one reminder to send now, or None.
+
+    ``days_left`` is the number of days until expiry, ``ladder`` the offsets
+    in days before expiry, ``sent`` the offsets already sent for this expiry.
+    Only the most relevant rung is due: the closest one to expiry that has
+    been reached. Earlier rungs that were missed (the scheduler did not run)
+    are stale and never sent, and nothing is due once a rung at or below it
+    was sent.
+    """
+    if days_left < 0:
+        return None
+    reached = [offset for offset in ladder if days_left <= offset]
+    if not reached:
+        return None
+    offset = min(reached)
+    if any(done <= offset for done in sent):
+        return None
+    return offset

@@ -1,0 +1,101 @@
+from odoo import api, fields, models
+
+from ..lib.events import EVENT_MODEL, EVENT_SELECTION
+
+
+class LifecycleEvent(models.Model):
+    """Something that happened to a customer or a deadline.
+
+    Events are written in the transaction of the change that causes them: a
+    rolled-back change leaves none, a committed one is never lost. The engine
+    cron turns pending events into workflow runs.
+    """
+
+    _name = "lifecycle.event"
+    _description = "Lifecycle event"
+    _order = "id desc"
+
+    name = fields.Char(readonly=True)
+    event_type = fields.Selection(EVENT_SELECTION, required=True, readonly=True, index=True)
+    res_model = fields.Char(string="Model", required=True, readonly=True)
+    res_id = fields.Many2oneReference(string="Record", model_field="res_model", required=True, readonly=True)
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True, index=True, ondelete="cascade")
+    deadline_id = fields.Many2one("lifecycle.deadline", readonly=True, index="btree_not_null", ondelete="cascade")
+    company_id = fields.Many2one("res.company", readonly=True, index=True)
+    reminder_offset = fields.Integer(readonly=True, help="Days before expiry, for renewal reminders.")
+    date_expiry = fields.Date(readonly=True, help="Expiry date the event refers to, for deadline events.")
+    payload = fields.Json(readonly=True)
+    state = fields.Selection(
+        [("pending", "Pending"), ("processed", "Processed")], default="pending", required=True, readonly=True
+    )
+    date_processed = fields.Datetime(readonly=True)
+    run_ids = fields.One2many("lifecycle.workflow.run", "event_id", string="Workflow runs", readonly=True)
+
+    # One reminder per deadline, expiry date and rung; one expiry notice per
+    # expiry date: duplicates are impossible, even from concurrent schedulers.
+    _reminder_once = models.UniqueIndex(
+        "(deadline_id, date_expiry, reminder_offset) WHERE event_type = 'reminder_due'",
+        "This reminder was already sent for this expiry date.",
+    )
+    _expired_once = models.UniqueIndex(
+        "(deadline_id, date_expiry) WHERE event_type = 'deadline_expired'",
+        "This deadline already expired on that date.",
+    )
+    _pending_idx = models.Index("(id) WHERE state = 'pending'")
+
+    @api.model
+    def _emit(self, event_type, records, **values):
+        """Record that ``event_type`` happened to each of ``records``; return the events."""
+        return self._emit_each(event_type, [(record, values) for record in records])
+
+    @api.model
+    def _emit_each(self, event_type, records_values):
+        """Like ``_emit`` with values of its own for each record: ``[(record, values), ...]``."""
+        if not records_values:
+            return self.browse()
+        label = dict(self._fields["event_type"]._description_selection(self.env))[event_type]
+        vals_list = []
+        for record, values in records_values:
+            if record._name != EVENT_MODEL[event_type]:
+                raise ValueError(f"{event_type} is about {EVENT_MODEL[event_type]}, not {record._name}")
+            vals = {
+                "name": f"{label}: {record.display_name}",
+                "event_type": event_type,
+                "res_model": record._name,
+                "res_id": record.id,
+                "company_id": record.company_id.id if "company_id" in record._fields else False,
+            }
+            if record._name == "lifecycle.deadline":
+                vals.update(deadline_id=record.id, partner_id=record.partner_id.id, date_expiry=record.date_expiry)
+            else:
+                vals["partner_id"] = record.id
+            vals_list.append({**vals, **values})
+        events = self.sudo().create(vals_list)
+        self.env.ref("subscription_lifecycle.ir_cron_lifecycle_engine")._trigger()
+        return events
+
+    def _record(self):
+        self.ensure_one()
+        return self.env[self.res_model].browse(self.res_id).exists()
+
+    def _match_workflows(self):
+        """Open one run per (active workflow, event) whose trigger and segment match."""
+        runs = self.env["lifecycle.workflow.run"]
+        workflows = self.env["lifecycle.workflow"].search([("event_type", "in", self.mapped("event_type"))])
+        now = fields.Datetime.now()
+        vals_list = []
+        for workflow in workflows:
+            events = self.filtered(workflow._accepts)
+            if not events:
+                continue
+            records = self.env[workflow.model_name].browse(events.mapped("res_id")).exists()
+            matching = set(workflow._filter_segment(records).ids)
+            vals_list += [
+                {"workflow_id": workflow.id, "event_id": event.id, "resume_at": now}
+                for event in events
+                if event.res_id in matching
+            ]
+        if vals_list:
+            runs = runs.create(vals_list)
+        self.write({"state": "processed", "date_processed": now})
+        return runs

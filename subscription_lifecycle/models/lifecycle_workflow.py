@@ -1,0 +1,153 @@
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.fields import Domain
+from odoo.tools import email_split
+from odoo.tools.safe_eval import safe_eval
+
+from ..lib.events import EVENT_MODEL, EVENT_SELECTION
+
+
+class LifecycleWorkflow(models.Model):
+    """What the engine does when an event happens: trigger, segment, steps."""
+
+    _name = "lifecycle.workflow"
+    _inherit = ["mail.thread"]
+    _description = "Lifecycle workflow"
+    _order = "sequence, id"
+
+    name = fields.Char(required=True, translate=True, tracking=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True, tracking=True)
+    company_id = fields.Many2one(
+        "res.company", index=True, help="Leave empty to run this workflow for every company.", tracking=True
+    )
+    event_type = fields.Selection(EVENT_SELECTION, string="Trigger", required=True, tracking=True)
+    reminder_offset = fields.Integer(
+        string="Days before expiry",
+        tracking=True,
+        help="For renewal reminders: the rung of the reminder ladder this workflow answers (30, 14, 3, 0…).",
+    )
+    model_name = fields.Char(compute="_compute_model_name", string="Applies to")
+    domain = fields.Char(
+        string="Segment",
+        default="[]",
+        required=True,
+        tracking=True,
+        help="Only records matching this filter start a run, e.g. yearly products or amounts over 500.",
+    )
+    step_ids = fields.One2many("lifecycle.workflow.step", "workflow_id", string="Steps", copy=True)
+    run_ids = fields.One2many("lifecycle.workflow.run", "workflow_id", string="Runs")
+    run_count = fields.Integer(compute="_compute_run_count")
+    test_mode = fields.Boolean(
+        tracking=True, help="Send every email of this workflow to the test recipients instead of the customer."
+    )
+    test_recipients = fields.Char(
+        help="Comma-separated email addresses of internal users that receive the emails in test mode."
+    )
+
+    @api.depends("event_type")
+    def _compute_model_name(self):
+        for workflow in self:
+            workflow.model_name = EVENT_MODEL.get(workflow.event_type, "lifecycle.deadline")
+
+    def _compute_run_count(self):
+        counts = dict(
+            self.env["lifecycle.workflow.run"]._read_group(
+                [("workflow_id", "in", self.ids)], ["workflow_id"], ["__count"]
+            )
+        )
+        for workflow in self:
+            workflow.run_count = counts.get(workflow, 0)
+
+    @api.constrains("domain", "event_type")
+    def _check_domain(self):
+        for workflow in self:
+            try:
+                self.env[workflow.model_name].search_count(workflow._segment_domain(), limit=1)
+            except Exception as error:
+                raise ValidationError(
+                    self.env._(
+                        "The segment of %(workflow)s is not a valid filter: %(error)s",
+                        workflow=workflow.name,
+                        error=error,
+                    )
+                ) from error
+
+    @api.constrains("event_type", "reminder_offset")
+    def _check_reminder_offset(self):
+        for workflow in self:
+            if workflow.event_type == "reminder_due" and not 0 <= workflow.reminder_offset <= 365:
+                raise ValidationError(self.env._("A reminder is sent from 0 to 365 days before expiry."))
+
+    @api.constrains("test_mode", "test_recipients")
+    def _check_test_recipients(self):
+        for workflow in self.filtered("test_mode"):
+            addresses = email_split(workflow.test_recipients or "")
+            if not addresses:
+                raise ValidationError(self.env._("Test mode needs at least one test recipient address."))
+            internal = set(
+                self.env["res.users"]
+                .sudo()
+                .search([("share", "=", False), ("email_normalized", "in", addresses)])
+                .mapped("email_normalized")
+            )
+            outsiders = [address for address in addresses if address.lower() not in internal]
+            if outsiders:
+                raise ValidationError(
+                    self.env._(
+                        "Test emails only go to internal users; these addresses are not: %(addresses)s",
+                        addresses=", ".join(outsiders),
+                    )
+                )
+
+    def _segment_domain(self):
+        self.ensure_one()
+        return Domain(safe_eval(self.domain or "[]", {"context_today": fields.Date.context_today}))
+
+    def _filter_segment(self, records):
+        """The records that fall in this workflow's segment (one query)."""
+        self.ensure_one()
+        if not records:
+            return records
+        return records.search(Domain("id", "in", records.ids) & self._segment_domain())
+
+    def _accepts(self, event):
+        """Whether ``event`` triggers this workflow, segment aside."""
+        self.ensure_one()
+        return (
+            event.event_type == self.event_type
+            and (not self.company_id or event.company_id in (self.company_id, self.env["res.company"]))
+            and (event.event_type != "reminder_due" or event.reminder_offset == self.reminder_offset)
+        )
+
+    def _matching_today(self, date_ref=None):
+        """Records that would start a run today: the preview's audience."""
+        self.ensure_one()
+        domain = self._segment_domain()
+        if self.model_name == "lifecycle.deadline":
+            today = date_ref or fields.Date.context_today(self)
+            domain &= Domain("state", "=", "active")
+            if self.event_type == "reminder_due":
+                domain &= Domain("date_expiry", "=", fields.Date.add(today, days=self.reminder_offset))
+            elif self.event_type == "deadline_expired":
+                domain &= Domain("date_expiry", "=", fields.Date.subtract(today, days=1))
+        if self.company_id:
+            domain &= Domain("company_id", "in", [self.company_id.id, False])
+        return self.env[self.model_name].search(domain, limit=200)
+
+    def action_preview(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Preview of %(workflow)s", workflow=self.name),
+            "res_model": "lifecycle.workflow.preview",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_workflow_id": self.id},
+        }
+
+    def action_view_runs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("subscription_lifecycle.lifecycle_workflow_run_action")
+        action["domain"] = [("workflow_id", "=", self.id)]
+        return action

@@ -1,0 +1,11 @@
+from odoo import models
+
+
+class ResUsers(models.Model):
+    _inherit = "res.users"
+
+    def _create_user_from_template(self, values):
+        """A portal signup (or granted portal access) registers a customer."""
+        user = super()._create_user_from_template(values)
+        self.env["lifecycle.event"]._emit("customer_registered", user.partner_id)
+        return user
