@@ -30,6 +30,7 @@
         "views/mail_activity_views.xml",
         "views/res_config_settings_views.xml",
         "views/lifecycle_workflow_views.xml",
+        "views/portal_templates.xml",
         "wizards/lifecycle_deadline_report_views.xml",
         "wizards/lifecycle_workflow_preview_views.xml",
         "views/lifecycle_menus.xml",

@@ -23,6 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDON = "subscription_lifecycle"
+# Installed beside the addon in the test and demo databases only: Odoo's demo
+# payment provider, so portal renewals and wallet top-ups can be paid end to end.
+DEMO_ADDONS = ("payment_demo",)
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 CHROME_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 # Python modules the addon and the test tooling import, with their pip name.
@@ -184,7 +187,7 @@ def run_tests(args):
         "--workers=0",
         "--max-cron-threads=0",
         "--with-demo",
-        f"--init={ADDON}",
+        f"--init={','.join((ADDON, *DEMO_ADDONS))}",
         "--test-enable",
         f"--test-tags={tags}",
         "--stop-after-init",
@@ -240,7 +243,7 @@ def run_server(args):
         f"--db-filter=^{args.database}$",
         f"--http-port={args.port}",
         "--with-demo",
-        f"--{'update' if exists else 'init'}={ADDON}",
+        f"--update={ADDON}" if exists else f"--init={','.join((ADDON, *DEMO_ADDONS))}",
     ]
     print(f"Odoo with {ADDON} on database {args.database} ({'updating' if exists else 'creating, with demo data'})")
     print(f"  URL:    http://localhost:{args.port}/odoo")

@@ -2,7 +2,7 @@ from collections import defaultdict
 
 from psycopg2.errors import LockNotAvailable
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_date
 
@@ -66,6 +66,9 @@ class LifecycleDeadline(models.Model):
         help="Day of the month the renewals stay on (31 keeps the last day of shorter months).",
     )
     days_left = fields.Integer(compute="_compute_days_left", help="Days until expiry; negative once expired.")
+    portal_can_renew = fields.Boolean(
+        compute="_compute_portal_can_renew", help="Whether the customer may renew it from the portal today."
+    )
     origin_id = fields.Many2one("lifecycle.origin", check_company=True)
     institution_id = fields.Many2one("lifecycle.institution", check_company=True)
     user_id = fields.Many2one(
@@ -129,6 +132,15 @@ class LifecycleDeadline(models.Model):
         today = fields.Date.context_today(self)
         for deadline in self:
             deadline.days_left = (deadline.date_expiry - today).days if deadline.date_expiry else 0
+
+    @api.depends("state", "date_expiry", "company_id.lifecycle_renewal_window")
+    @api.depends_context("tz")
+    def _compute_portal_can_renew(self):
+        for deadline in self:
+            deadline.portal_can_renew = (
+                deadline.state in ("active", "expired")
+                and deadline.days_left <= deadline.company_id.lifecycle_renewal_window
+            )
 
     @api.depends("renewal_ids")
     def _compute_renewal_count(self):
@@ -360,6 +372,40 @@ class LifecycleDeadline(models.Model):
             )
         )
         return renewal
+
+    def _portal_renewal_order(self):
+        """The quotation that renews this deadline from the portal: the open one, or a new one.
+
+        Priced at the customer's pricelist; confirming it (usually through its
+        online payment) renews the deadline, see ``sale.order.line``.
+        """
+        self.ensure_one()
+        lines = self.env["sale.order.line"].search(
+            [("lifecycle_renewed_deadline_id", "=", self.id), ("order_id.state", "in", ("draft", "sent"))],
+            order="id desc",
+        )
+        open_order = lines.order_id.filtered(lambda order: not order.is_expired)[:1]
+        if open_order:
+            return open_order
+        return self.env["sale.order"].create(
+            {
+                "partner_id": self.partner_id.id,
+                "company_id": self.company_id.id,
+                "user_id": self.user_id.id,
+                "origin": self.name,
+                "require_signature": False,
+                "require_payment": True,
+                "order_line": [
+                    Command.create(
+                        {
+                            "product_id": self.product_id.id,
+                            "product_uom_qty": self.quantity,
+                            "lifecycle_renewed_deadline_id": self.id,
+                        }
+                    )
+                ],
+            }
+        )
 
     def _lock_for_renewal(self):
         try:

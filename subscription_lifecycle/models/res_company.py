@@ -23,6 +23,17 @@ class ResCompany(models.Model):
         "Each is sent once per expiry date; after an outage only the latest one reached is sent.",
     )
 
+    lifecycle_renewal_window = fields.Integer(
+        string="Portal renewal window",
+        default=30,
+        help="Customers can renew a service from the portal this many days before it expires (and after).",
+    )
+
+    @api.constrains("lifecycle_renewal_window")
+    def _check_lifecycle_renewal_window(self):
+        if any(not 0 <= company.lifecycle_renewal_window <= 365 for company in self):
+            raise ValidationError(self.env._("The portal renewal window is a number of days from 0 to 365."))
+
     @api.constrains("lifecycle_reminder_offsets")
     def _check_lifecycle_reminder_offsets(self):
         for company in self:

@@ -2,6 +2,8 @@ from datetime import date, timedelta
 
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from ..lib.duration import add_duration
+
 
 @tagged("post_install", "-at_install")
 class TestUi(HttpCase):
@@ -61,3 +63,45 @@ class TestUi(HttpCase):
         )
         self.assertTrue(workflow.active)
         self.assertEqual(self.env["mail.mail"].search_count([]), mails, "the preview sent nothing")
+
+
+@tagged("post_install", "-at_install")
+class TestPortalUi(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.customer = cls.env["res.partner"].create({"name": "Tour Portal Co", "is_company": True})
+        cls.portal_user = new_test_user(cls.env, login="lc_tour_portal", groups="base.group_portal")
+        cls.portal_user.partner_id.parent_id = cls.customer
+
+    def _deadline(self, name):
+        product = self.env["product.product"].create(
+            {"name": name, "type": "service", "list_price": 50.0, "lifecycle_is_deadline": True}
+        )
+        return self.env["lifecycle.deadline"].create(
+            {
+                "partner_id": self.customer.id,
+                "product_id": product.id,
+                "amount": 50.0,
+                "date_start": date.today() - timedelta(days=360),
+                "date_expiry": date.today() + timedelta(days=5),
+                "state": "active",
+            }
+        )
+
+    def _assert_renewed_once(self, deadline, expiry):
+        self.assertEqual(deadline.date_expiry, add_duration(expiry, 1, "year"))
+        self.assertEqual(len(deadline.renewal_ids), 1)
+        self.assertEqual(deadline.renewal_ids.sale_order_id.state, "sale")
+
+    def test_portal_user_renews_and_pays(self):
+        deadline = self._deadline("Tour portal licence")
+        expiry = deadline.date_expiry
+        self.start_tour("/my/deadlines", "subscription_lifecycle_portal_renewal_tour", login=self.portal_user.login)
+        self._assert_renewed_once(deadline, expiry)
+
+    def test_visitor_with_a_token_renews_and_pays(self):
+        deadline = self._deadline("Tour token licence")
+        expiry = deadline.date_expiry
+        self.start_tour(deadline.get_portal_url(), "subscription_lifecycle_token_renewal_tour")
+        self._assert_renewed_once(deadline, expiry)

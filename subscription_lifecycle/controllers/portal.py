@@ -1,0 +1,122 @@
+from operator import itemgetter
+
+from werkzeug.exceptions import Forbidden, NotFound
+
+from odoo import http
+from odoo.exceptions import AccessError, MissingError
+from odoo.http import request
+from odoo.tools import groupby as groupbyelem
+
+from odoo.addons.portal.controllers.portal import CustomerPortal
+from odoo.addons.portal.controllers.portal import pager as portal_pager
+
+# What a customer sees of their deadlines: drafts are internal.
+PORTAL_STATES = ("active", "expired", "closed", "cancelled")
+
+
+class LifecyclePortal(CustomerPortal):
+    """Thin routes: parse input, check access, hand off to the deadline model."""
+
+    def _prepare_home_portal_values(self, counters):
+        values = super()._prepare_home_portal_values(counters)
+        if "deadline_count" in counters:
+            deadlines = request.env["lifecycle.deadline"]
+            values["deadline_count"] = (
+                deadlines.search_count(self._deadline_domain()) if deadlines.has_access("read") else 0
+            )
+        return values
+
+    def _deadline_domain(self):
+        """The ownership filter, on top of the record rules."""
+        partner = request.env.user.partner_id
+        return [("commercial_partner_id", "=", partner.commercial_partner_id.id), ("state", "in", PORTAL_STATES)]
+
+    def _deadline_searchbar(self):
+        _ = request.env._
+        sortings = {
+            "expiry": {"label": _("Expiry date"), "order": "date_expiry, id"},
+            "service": {"label": _("Service"), "order": "product_id, date_expiry, id"},
+            "status": {"label": _("Status"), "order": "state, date_expiry, id"},
+        }
+        groupbys = {"none": {"label": _("None")}, "state": {"label": _("Status")}}
+        inputs = {
+            "service": {"input": "service", "label": _("Search in Services")},
+            "notes": {"input": "notes", "label": _("Search in Notes")},
+        }
+        return sortings, groupbys, inputs
+
+    @http.route(["/my/deadlines", "/my/deadlines/page/<int:page>"], type="http", auth="user", website=True)
+    def portal_my_deadlines(self, page=1, sortby="expiry", groupby="none", search=None, search_in="service", **kw):
+        sortings, groupbys, inputs = self._deadline_searchbar()
+        sortby = sortby if sortby in sortings else "expiry"
+        groupby = groupby if groupby in groupbys else "none"
+        search_in = search_in if search_in in inputs else "service"
+        domain = self._deadline_domain()
+        if search:
+            # the deadline's name starts with its service: no product access needed
+            field = "name" if search_in == "service" else "note"
+            domain.append((field, "ilike", search))
+        deadlines = request.env["lifecycle.deadline"]
+        pager = portal_pager(
+            url="/my/deadlines",
+            url_args={"sortby": sortby, "groupby": groupby, "search": search, "search_in": search_in},
+            total=deadlines.search_count(domain),
+            page=page,
+            step=self._items_per_page,
+        )
+        order = sortings[sortby]["order"]
+        if groupby == "state":
+            order = f"state, {order}"
+        # read as the customer (record rules and ownership filter), render in sudo
+        found = deadlines.search(domain, order=order, limit=self._items_per_page, offset=pager["offset"]).sudo()
+        groups = [deadlines.sudo().concat(*group) for _state, group in groupbyelem(found, itemgetter("state"))]
+        values = self._prepare_portal_layout_values()
+        values.update(
+            {
+                "page_name": "deadline",
+                "default_url": "/my/deadlines",
+                "pager": pager,
+                "grouped_deadlines": groups if groupby == "state" else ([found] if found else []),
+                "searchbar_sortings": sortings,
+                "sortby": sortby,
+                "searchbar_groupby": groupbys,
+                "groupby": groupby,
+                "searchbar_inputs": inputs,
+                "search_in": search_in,
+                "search": search,
+                "state_labels": dict(deadlines._fields["state"]._description_selection(request.env)),
+            }
+        )
+        request.session["my_deadlines_history"] = found.ids[:100]
+        return request.render("subscription_lifecycle.portal_my_deadlines", values)
+
+    def _deadline_or_404(self, deadline_id, access_token):
+        try:
+            deadline_sudo = self._document_check_access("lifecycle.deadline", deadline_id, access_token)
+        except (AccessError, MissingError) as error:
+            # the same answer whether the deadline exists or not
+            raise NotFound() from error
+        if deadline_sudo.state not in PORTAL_STATES:
+            raise NotFound()
+        return deadline_sudo
+
+    @http.route(["/my/deadlines/<int:deadline_id>"], type="http", auth="public", website=True)
+    def portal_my_deadline(self, deadline_id, access_token=None, **kw):
+        deadline_sudo = self._deadline_or_404(deadline_id, access_token)
+        values = self._get_page_view_values(
+            deadline_sudo,
+            access_token,
+            {"page_name": "deadline", "deadline": deadline_sudo},
+            "my_deadlines_history",
+            False,
+            **kw,
+        )
+        return request.render("subscription_lifecycle.portal_my_deadline", values)
+
+    @http.route(["/my/deadlines/<int:deadline_id>/renew"], type="http", auth="public", methods=["POST"], website=True)
+    def portal_deadline_renew(self, deadline_id, access_token=None, **kw):
+        deadline_sudo = self._deadline_or_404(deadline_id, access_token)
+        if not deadline_sudo.portal_can_renew:
+            raise Forbidden(request.env._("This service cannot be renewed from the portal yet."))
+        order_sudo = deadline_sudo._portal_renewal_order()
+        return request.redirect(order_sudo.get_portal_url())
