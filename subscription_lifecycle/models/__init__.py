@@ -11,6 +11,8 @@ from . import lifecycle_workflow
 from . import lifecycle_workflow_step
 from . import lifecycle_workflow_run
 from . import lifecycle_workflow_run_log
+from . import lifecycle_wallet
+from . import lifecycle_wallet_transaction
 from . import sale_order
 from . import sale_order_line
 from . import res_partner

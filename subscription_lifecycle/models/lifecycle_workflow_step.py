@@ -36,6 +36,7 @@ class LifecycleWorkflowStep(models.Model):
             ("wait", "Wait"),
             ("condition", "Check condition"),
             ("cancel", "Cancel the deadline"),
+            ("wallet_credit", "Credit the wallet"),
         ],
         required=True,
         default="email",
@@ -69,6 +70,9 @@ class LifecycleWorkflowStep(models.Model):
         "For a deadline event the run also stops when the deadline was renewed since the event.",
     )
 
+    wallet_amount = fields.Float(string="Credit", help="Amount credited, in the company's currency.")
+    wallet_reason = fields.Char(string="Reason", translate=True)
+
     @api.depends("step_type", "mail_template_id", "activity_type_id", "wait_amount", "wait_unit")
     def _compute_name(self):
         labels = dict(self._fields["step_type"]._description_selection(self.env))
@@ -87,6 +91,7 @@ class LifecycleWorkflowStep(models.Model):
                 "activity": not step.activity_type_id,
                 "update": not step.update_field_id,
                 "wait": step.wait_amount <= 0,
+                "wallet_credit": step.wallet_amount <= 0 or not step.wallet_reason,
             }.get(step.step_type)
             if missing:
                 raise ValidationError(
@@ -194,6 +199,19 @@ class LifecycleWorkflowStep(models.Model):
         if record.filtered_domain(self._condition()):
             return NEXT, self.env._("Condition still met."), None
         return STOP, self.env._("Condition no longer met: run stopped."), None
+
+    def _run_wallet_credit(self, run, record, now):
+        partner = record.partner_id if record._name == "lifecycle.deadline" else record
+        company = record.company_id or self.env.company
+        wallet = self.env["lifecycle.wallet"]._for_partner(partner, company, company.currency_id)
+        line = wallet._post(
+            "bonus",
+            self.wallet_amount,
+            reason=self.wallet_reason,
+            workflow_run_id=run.id,
+            deadline_id=record.id if record._name == "lifecycle.deadline" else False,
+        )
+        return NEXT, self.env._("Wallet credited: %(line)s.", line=line.display_name), None
 
     def _run_cancel(self, run, record, now):
         if record._name != "lifecycle.deadline" or record.state not in ("draft", "active", "expired"):

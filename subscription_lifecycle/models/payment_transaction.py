@@ -1,8 +1,21 @@
-from odoo import models
+from odoo import fields, models
 
 
 class PaymentTransaction(models.Model):
     _inherit = "payment.transaction"
+
+    lifecycle_wallet_id = fields.Many2one(
+        "lifecycle.wallet", string="Wallet top-up", readonly=True, index="btree_not_null", ondelete="restrict"
+    )
+
+    def _post_process(self):
+        """A done top-up credits its wallet, once whatever the notification timing."""
+        result = super()._post_process()
+        ledger = self.env["lifecycle.wallet.transaction"].sudo()
+        for tx in self.filtered(lambda tx: tx.state == "done" and tx.lifecycle_wallet_id):
+            if not ledger.search_count([("payment_transaction_id", "=", tx.id)], limit=1):
+                tx.lifecycle_wallet_id._post("deposit", tx.amount, payment_transaction_id=tx.id, reason=tx.reference)
+        return result
 
     def _set_done(self, *, state_message=None, extra_allowed_states=()):
         # _set_done returns only the transactions whose state really changed,

@@ -29,6 +29,13 @@ class ResCompany(models.Model):
         help="Customers can renew a service from the portal this many days before it expires (and after).",
     )
 
+    lifecycle_wallet_max_deposit = fields.Monetary(
+        string="Largest wallet top-up",
+        currency_field="currency_id",
+        default=10000.0,
+        help="The most a customer can add to their wallet in one payment from the portal.",
+    )
+
     @api.constrains("lifecycle_renewal_window")
     def _check_lifecycle_renewal_window(self):
         if any(not 0 <= company.lifecycle_renewal_window <= 365 for company in self):

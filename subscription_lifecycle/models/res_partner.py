@@ -14,6 +14,13 @@ class ResPartner(models.Model):
     lifecycle_summary_html = fields.Html(
         string="Deadline capital", compute="_compute_lifecycle_deadline_stats", sanitize=False
     )
+    lifecycle_wallet_ids = fields.One2many("lifecycle.wallet", "partner_id", string="Wallets", readonly=True)
+    lifecycle_wallet_balance = fields.Monetary(
+        string="Wallet balance",
+        compute="_compute_lifecycle_wallet_balance",
+        currency_field="lifecycle_wallet_currency_id",
+    )
+    lifecycle_wallet_currency_id = fields.Many2one("res.currency", compute="_compute_lifecycle_wallet_balance")
     lifecycle_run_ids = fields.One2many("lifecycle.workflow.run", "partner_id", string="Automation runs")
     lifecycle_callback_date = fields.Date(
         string="Callback date",
@@ -50,6 +57,35 @@ class ResPartner(models.Model):
                 "subscription_lifecycle.partner_deadline_summary",
                 {"capital": sorted(capital[entity].items(), key=lambda item: item[0].name)},
             )
+
+    @api.depends("lifecycle_wallet_ids.balance")
+    @api.depends_context("company")
+    def _compute_lifecycle_wallet_balance(self):
+        """Balance of the commercial entity's wallet in the current company's currency."""
+        company = self.env.company
+        wallets = (
+            self.env["lifecycle.wallet"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "in", self.commercial_partner_id._origin.ids),
+                    ("company_id", "=", company.id),
+                    ("currency_id", "=", company.currency_id.id),
+                ]
+            )
+        )
+        balances = {wallet.partner_id: wallet.balance for wallet in wallets}
+        for partner in self:
+            partner.lifecycle_wallet_currency_id = company.currency_id
+            partner.lifecycle_wallet_balance = balances.get(partner.commercial_partner_id._origin, 0.0)
+
+    def action_view_lifecycle_wallets(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "subscription_lifecycle.lifecycle_wallet_transaction_action"
+        )
+        action["domain"] = [("partner_id", "=", self.commercial_partner_id.id)]
+        return action
 
     def write(self, vals):
         archived = self.filtered("active") if vals.get("active") is False else self.browse()

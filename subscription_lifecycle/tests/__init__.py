@@ -8,4 +8,5 @@ from . import test_partner
 from . import test_report
 from . import test_engine
 from . import test_portal
+from . import test_wallet
 from . import test_ui

@@ -105,3 +105,13 @@ class TestPortalUi(HttpCase):
         expiry = deadline.date_expiry
         self.start_tour(deadline.get_portal_url(), "subscription_lifecycle_token_renewal_tour")
         self._assert_renewed_once(deadline, expiry)
+
+    def test_top_up_the_wallet_and_renew_from_the_balance(self):
+        deadline = self._deadline("Tour wallet licence")
+        expiry = deadline.date_expiry
+        self.start_tour("/my/wallet", "subscription_lifecycle_wallet_tour", login=self.portal_user.login)
+        wallet = self.env["lifecycle.wallet"].search([("partner_id", "=", self.customer.id)])
+        order = deadline.renewal_ids.sale_order_id
+        self.assertEqual(wallet.transaction_ids.mapped("kind"), ["payment", "deposit"])
+        self.assertEqual(wallet.balance, 100.0 - order.amount_total)
+        self._assert_renewed_once(deadline, expiry)
