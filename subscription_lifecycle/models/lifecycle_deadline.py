@@ -99,9 +99,9 @@ class LifecycleDeadline(models.Model):
         help="The order line that created this deadline or renewed it last.",
     )
     renewal_ids = fields.One2many("lifecycle.deadline.renewal", "deadline_id", string="Renewals", readonly=True)
-    renewal_count = fields.Integer(compute="_compute_renewal_count")
+    renewal_count = fields.Integer(compute="_compute_counts")
     run_ids = fields.One2many("lifecycle.workflow.run", "deadline_id", string="Automation runs", readonly=True)
-    run_count = fields.Integer(compute="_compute_run_count")
+    run_count = fields.Integer(compute="_compute_counts")
 
     # Enforced by the database itself; at the RPC boundary Odoo turns a
     # violation into a ValidationError that shows the message below.
@@ -143,23 +143,20 @@ class LifecycleDeadline(models.Model):
             )
 
     @api.depends("renewal_ids")
-    def _compute_renewal_count(self):
-        counts = dict(
+    def _compute_counts(self):
+        renewals = dict(
             self.env["lifecycle.deadline.renewal"]._read_group(
                 [("deadline_id", "in", self.ids)], ["deadline_id"], ["__count"]
             )
         )
-        for deadline in self:
-            deadline.renewal_count = counts.get(deadline, 0)
-
-    def _compute_run_count(self):
-        counts = dict(
+        runs = dict(
             self.env["lifecycle.workflow.run"]._read_group(
                 [("deadline_id", "in", self.ids)], ["deadline_id"], ["__count"]
             )
         )
         for deadline in self:
-            deadline.run_count = counts.get(deadline, 0)
+            deadline.renewal_count = renewals.get(deadline, 0)
+            deadline.run_count = runs.get(deadline, 0)
 
     def _compute_access_url(self):
         for deadline in self:
