@@ -39,10 +39,7 @@ class LifecyclePortal(CustomerPortal):
             "status": {"label": _("Status"), "order": "state, date_expiry, id"},
         }
         groupbys = {"none": {"label": _("None")}, "state": {"label": _("Status")}}
-        inputs = {
-            "service": {"input": "service", "label": _("Search in Services")},
-            "notes": {"input": "notes", "label": _("Search in Notes")},
-        }
+        inputs = {"service": {"input": "service", "label": _("Search in Services")}}
         return sortings, groupbys, inputs
 
     @http.route(["/my/deadlines", "/my/deadlines/page/<int:page>"], type="http", auth="user", website=True)
@@ -54,8 +51,7 @@ class LifecyclePortal(CustomerPortal):
         domain = self._deadline_domain()
         if search:
             # the deadline's name starts with its service: no product access needed
-            field = "name" if search_in == "service" else "note"
-            domain.append((field, "ilike", search))
+            domain.append(("name", "ilike", search))
         deadlines = request.env["lifecycle.deadline"]
         pager = portal_pager(
             url="/my/deadlines",

@@ -18,8 +18,8 @@ class LifecycleWalletPortal(PaymentPortal):
     def _prepare_home_portal_values(self, counters):
         values = super()._prepare_home_portal_values(counters)
         if "wallet_count" in counters:
-            # every customer may top up, with or without a wallet yet
-            values["wallet_count"] = 1 if request.env.user._is_portal() or request.env.user._is_internal() else 0
+            # every portal customer may top up, with or without a wallet yet
+            values["wallet_count"] = 1 if request.env.user._is_portal() else 0
         return values
 
     def _wallet_scope(self):
@@ -49,6 +49,9 @@ class LifecycleWalletPortal(PaymentPortal):
 
     @http.route(["/my/wallet", "/my/wallet/page/<int:page>"], type="http", auth="user", website=True)
     def portal_my_wallet(self, page=1, **kw):
+        return self._render_wallet(page=page)
+
+    def _render_wallet(self, page=1, error=None, status=200, back_url=None):
         partner, company, currency = self._wallet_scope()
         wallet = request.env["lifecycle.wallet"]._for_partner(partner, company, currency, create=False)
         ledger = request.env["lifecycle.wallet.transaction"]
@@ -57,10 +60,20 @@ class LifecycleWalletPortal(PaymentPortal):
             url="/my/wallet", total=ledger.search_count(domain) if wallet else 0, page=page, step=self._items_per_page
         )
         lines = ledger.search(domain, limit=self._items_per_page, offset=pager["offset"]) if wallet else ledger
-        next_renewal = request.env["lifecycle.deadline"].search(
-            [("commercial_partner_id", "=", partner.id), ("state", "in", ("active", "expired"))],
-            order="date_expiry",
-            limit=1,
+        # sudo with the ownership filter: internal users may lack Lifecycle rights
+        next_renewal = (
+            request.env["lifecycle.deadline"]
+            .sudo()
+            .search(
+                [
+                    ("commercial_partner_id", "=", partner.id),
+                    ("state", "in", ("active", "expired")),
+                    ("company_id", "=", company.id),
+                    ("currency_id", "=", currency.id),
+                ],
+                order="date_expiry",
+                limit=1,
+            )
         )
         values = self._prepare_portal_layout_values()
         values.update(
@@ -71,20 +84,25 @@ class LifecycleWalletPortal(PaymentPortal):
                 "currency": currency,
                 "lines": lines.sudo(),
                 "pager": pager,
-                "next_renewal": next_renewal.sudo(),
+                "next_renewal": next_renewal,
                 "max_deposit": company.lifecycle_wallet_max_deposit,
-                "error": kw.get("error"),
+                "error": error,
+                "back_url": back_url,
             }
         )
-        return request.render("subscription_lifecycle.portal_my_wallet", values)
+        return request.render("subscription_lifecycle.portal_my_wallet", values, status=status)
 
     @http.route("/my/wallet/add", type="http", methods=["GET"], auth="user", website=True)
     def portal_wallet_add(self, amount=None, **kw):
         """Odoo's payment form for a top-up of ``amount`` in the wallet's currency."""
         partner, company, currency = self._wallet_scope()
-        if kw.get("currency_id") and str(kw["currency_id"]) != str(currency.id):
-            raise BadRequest(request.env._("Your wallet is kept in %(currency)s.", currency=currency.name))
-        value = self._parse_top_up(amount, currency, company)
+        try:
+            if kw.get("currency_id") and str(kw["currency_id"]) != str(currency.id):
+                raise BadRequest(request.env._("Your wallet is kept in %(currency)s.", currency=currency.name))
+            value = self._parse_top_up(amount, currency, company)
+        except BadRequest as error:
+            # the wallet page again, with the reason and a 400
+            return self._render_wallet(error=error.description, status=400)
         wallet = request.env["lifecycle.wallet"]._for_partner(partner, company, currency)
         payer = request.env.user.partner_id
         return self.payment_pay(
@@ -117,12 +135,14 @@ class LifecycleWalletPortal(PaymentPortal):
         if not payment_utils.check_access_token(access_token, payer.id, value, wallet.currency_id.id):
             raise Forbidden()
         self._validate_transaction_kwargs(kwargs)
+        kwargs.pop("is_validation", None)  # a top-up is a payment, never a card check
         tx_sudo = self._create_transaction(
             amount=value,
             currency_id=wallet.currency_id.id,
             partner_id=payer.id,
             reference_prefix="WALLET",
             custom_create_values={"lifecycle_wallet_id": wallet.id},
+            is_validation=False,
             **kwargs,
         )
         return tx_sudo._get_processing_values()
@@ -139,5 +159,6 @@ class LifecycleWalletPortal(PaymentPortal):
         try:
             order_sudo._lifecycle_pay_with_wallet()
         except UserError as error:
-            raise BadRequest(error.args[0]) from error
+            # the wallet page, saying why, with a way back to the order
+            return self._render_wallet(error=error.args[0], status=400, back_url=order_sudo.get_portal_url())
         return request.redirect(order_sudo.get_portal_url())

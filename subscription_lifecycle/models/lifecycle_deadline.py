@@ -56,7 +56,7 @@ class LifecycleDeadline(models.Model):
         "res.currency", required=True, default=lambda self: self.env.company.currency_id, tracking=True
     )
     amount = fields.Monetary(currency_field="currency_id", tracking=True, help="Price of one renewal period.")
-    note = fields.Html(string="Notes")
+    note = fields.Html(string="Notes", groups="base.group_user", help="Internal: never shown to the customer.")
     date_start = fields.Date(string="Start", required=True, default=fields.Date.context_today, tracking=True)
     date_expiry = fields.Date(string="Expiry", required=True, index=True, tracking=True)
     anchor_day = fields.Integer(
@@ -213,8 +213,23 @@ class LifecycleDeadline(models.Model):
                 )
         result = self.with_context(lifecycle_state_change=True).write({"state": new_state})
         if new_state in STATE_EVENTS:
-            self.env["lifecycle.event"]._emit(STATE_EVENTS[new_state], self)
+            self.env["lifecycle.event"]._emit(STATE_EVENTS[new_state], self._not_yet_announced(new_state))
         return result
+
+    def _not_yet_announced(self, new_state):
+        """The deadlines whose change to ``new_state`` has no event yet.
+
+        An expiry is announced once per expiry date (a unique index says so):
+        a deadline reactivated and expiring again on the same date is not
+        announced twice, and never blocks the batch it is in.
+        """
+        if new_state != "expired":
+            return self
+        announced = self.env["lifecycle.event"].search(
+            [("event_type", "=", "deadline_expired"), ("deadline_id", "in", self.ids)]
+        )
+        seen = {(event.deadline_id, event.date_expiry) for event in announced}
+        return self.filtered(lambda deadline: (deadline, deadline.date_expiry) not in seen)
 
     def action_activate(self):
         return self._set_state("active")

@@ -78,11 +78,11 @@ class LifecycleEvent(models.Model):
         self.ensure_one()
         return self.env[self.res_model].browse(self.res_id).exists()
 
-    def _match_workflows(self):
-        """Open one run per (active workflow, event) whose trigger and segment match."""
+    def _match_workflows(self, now=None):
+        """Open one run per (active workflow, event) whose trigger and segment match, due at ``now``."""
         runs = self.env["lifecycle.workflow.run"]
         workflows = self.env["lifecycle.workflow"].search([("event_type", "in", self.mapped("event_type"))])
-        now = fields.Datetime.now()
+        now = now or fields.Datetime.now()
         vals_list = []
         for workflow in workflows:
             events = self.filtered(workflow._accepts)

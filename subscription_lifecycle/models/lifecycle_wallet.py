@@ -6,7 +6,7 @@ from odoo.tools import SQL, float_compare, float_is_zero, format_amount, mute_lo
 
 # Ledger line kinds and the sign their amount must have.
 CREDIT_KINDS = ("deposit", "refund", "bonus")
-DEBIT_KINDS = ("payment",)
+DEBIT_KINDS = ("payment", "withdrawal")
 
 
 class LifecycleWallet(models.Model):

@@ -18,6 +18,7 @@ class LifecycleWalletTransaction(models.Model):
             ("deposit", "Deposit"),
             ("payment", "Payment"),
             ("refund", "Refund"),
+            ("withdrawal", "Withdrawal"),
             ("adjustment", "Adjustment"),
             ("bonus", "Bonus"),
         ],
@@ -44,11 +45,6 @@ class LifecycleWalletTransaction(models.Model):
     _one_line_per_payment = models.UniqueIndex(
         "(payment_transaction_id) WHERE payment_transaction_id IS NOT NULL",
         "This payment was already credited to the wallet.",
-    )
-    # A workflow run credits once, even if its step is retried.
-    _one_credit_per_run = models.UniqueIndex(
-        "(workflow_run_id) WHERE workflow_run_id IS NOT NULL",
-        "This workflow run already credited the wallet.",
     )
     _amount_not_zero = models.Constraint("CHECK(amount != 0)", "A wallet movement needs an amount.")
 

@@ -1,8 +1,12 @@
+from dateutil.relativedelta import relativedelta
+
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.fields import Domain
 from odoo.tools import email_split
+from odoo.tools.safe_eval import datetime as safe_eval_datetime
 from odoo.tools.safe_eval import safe_eval
+from odoo.tools.safe_eval import time as safe_eval_time
 
 from ..lib.events import EVENT_MODEL, EVENT_SELECTION
 
@@ -73,11 +77,18 @@ class LifecycleWorkflow(models.Model):
                     )
                 ) from error
 
-    @api.constrains("event_type", "reminder_offset")
+    @api.constrains("event_type", "reminder_offset", "company_id")
     def _check_reminder_offset(self):
-        for workflow in self:
-            if workflow.event_type == "reminder_due" and not 0 <= workflow.reminder_offset <= 365:
-                raise ValidationError(self.env._("A reminder is sent from 0 to 365 days before expiry."))
+        for workflow in self.filtered(lambda workflow: workflow.event_type == "reminder_due"):
+            companies = workflow.company_id or self.env["res.company"].search([])
+            if not any(workflow.reminder_offset in company._lifecycle_ladder() for company in companies):
+                raise ValidationError(
+                    self.env._(
+                        "No reminder is due %(days)s days before expiry: add %(days)s to the reminder ladder "
+                        "in the settings, or pick one of its rungs.",
+                        days=workflow.reminder_offset,
+                    )
+                )
 
     @api.constrains("test_mode", "test_recipients")
     def _check_test_recipients(self):
@@ -102,14 +113,25 @@ class LifecycleWorkflow(models.Model):
 
     def _segment_domain(self):
         self.ensure_one()
-        return Domain(safe_eval(self.domain or "[]", {"context_today": fields.Date.context_today}))
+        return Domain(safe_eval(self.domain or "[]", self._domain_eval_context()))
+
+    def _domain_eval_context(self):
+        """What the domain editor may write in a domain: today, relative dates."""
+        return {
+            "context_today": lambda: fields.Date.context_today(self),
+            "relativedelta": relativedelta,
+            "datetime": safe_eval_datetime,
+            "time": safe_eval_time,
+            "uid": self.env.uid,
+        }
 
     def _filter_segment(self, records):
         """The records that fall in this workflow's segment (one query)."""
         self.ensure_one()
         if not records:
             return records
-        return records.search(Domain("id", "in", records.ids) & self._segment_domain())
+        # archived records too: a customer-archived event is about one
+        return records.with_context(active_test=False).search(Domain("id", "in", records.ids) & self._segment_domain())
 
     def _accepts(self, event):
         """Whether ``event`` triggers this workflow, segment aside."""

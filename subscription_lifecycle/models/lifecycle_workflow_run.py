@@ -86,7 +86,7 @@ class LifecycleWorkflowRun(models.Model):
         now = now or fields.Datetime.now()
         in_cron = bool(self.env.context.get("cron_id"))
         while events := self._claim("lifecycle_event", SQL("state = 'pending'"), batch_size):
-            self.env["lifecycle.event"].browse(events)._match_workflows()
+            self.env["lifecycle.event"].browse(events)._match_workflows(now)
             if in_cron:
                 self.env["ir.cron"]._commit_progress(len(events))
         while runs := self._claim(
@@ -160,7 +160,8 @@ class LifecycleWorkflowRun(models.Model):
         self.env.flush_all()
         self.env.cr.execute(
             SQL(
-                "SELECT MIN(resume_at) FROM lifecycle_workflow_run WHERE state = 'waiting' AND resume_at > %s",
+                "SELECT MIN(resume_at) FROM lifecycle_workflow_run"
+                " WHERE state IN ('running', 'waiting') AND resume_at > %s",
                 now,
             )
         )

@@ -137,7 +137,7 @@ class LifecycleWorkflowStep(models.Model):
 
     def _condition(self):
         try:
-            return Domain(safe_eval(self.condition_domain or "[]", {"context_today": fields.Date.context_today}))
+            return Domain(safe_eval(self.condition_domain or "[]", self.workflow_id._domain_eval_context()))
         except Exception as error:
             raise ValidationError(self.env._("The condition is not a valid filter: %(error)s", error=error)) from error
 

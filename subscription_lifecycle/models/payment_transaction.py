@@ -12,10 +12,33 @@ class PaymentTransaction(models.Model):
         """A done top-up credits its wallet, once whatever the notification timing."""
         result = super()._post_process()
         ledger = self.env["lifecycle.wallet.transaction"].sudo()
-        for tx in self.filtered(lambda tx: tx.state == "done" and tx.lifecycle_wallet_id):
+        top_ups = self.filtered(
+            lambda tx: (
+                tx.state == "done"
+                and tx.lifecycle_wallet_id
+                and tx.operation not in ("validation", "refund")
+                and tx.currency_id == tx.lifecycle_wallet_id.currency_id
+            )
+        )
+        for tx in top_ups:
             if not ledger.search_count([("payment_transaction_id", "=", tx.id)], limit=1):
                 tx.lifecycle_wallet_id._post("deposit", tx.amount, payment_transaction_id=tx.id, reason=tx.reference)
         return result
+
+    def _refund(self, amount_to_refund=None):
+        """Refunding a top-up takes the money back out of the wallet first.
+
+        A top-up whose balance was already spent cannot be refunded: the
+        wallet would go negative, or the customer be paid twice.
+        """
+        wallet = self.lifecycle_wallet_id
+        if wallet and self.operation != "refund":
+            wallet._post(
+                "withdrawal",
+                -(amount_to_refund or self.amount),
+                reason=self.env._("Refund of %(reference)s", reference=self.reference),
+            )
+        return super()._refund(amount_to_refund=amount_to_refund)
 
     def _set_done(self, *, state_message=None, extra_allowed_states=()):
         # _set_done returns only the transactions whose state really changed,

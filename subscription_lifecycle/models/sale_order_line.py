@@ -43,14 +43,25 @@ class SaleOrderLine(models.Model):
         Idempotent: a line that already created its deadline or renewed the
         named one (the order was cancelled and confirmed again) does nothing.
         """
-        renewals = self.env["lifecycle.deadline.renewal"]
-        for line in self.filtered(lambda line: line.lifecycle_is_deadline and line.product_uom_qty > 0):
+        # sudo: a salesperson confirming an order needs no Lifecycle rights
+        renewals = self.env["lifecycle.deadline.renewal"].sudo()
+        for line in self.sudo().filtered(lambda line: line.lifecycle_is_deadline and line.product_uom_qty > 0):
             deadline = line.lifecycle_renewed_deadline_id
-            if deadline:
-                if not renewals.search_count([("sale_line_id", "=", line.id), ("deadline_id", "=", deadline.id)]):
-                    deadline._renew(source="sale", amount=line.price_subtotal, sale_line=line)
+            if deadline and renewals.search_count([("sale_line_id", "=", line.id), ("deadline_id", "=", deadline.id)]):
+                continue
+            if deadline.state in ("active", "expired"):
+                deadline._renew(source="sale", amount=line.price_subtotal, sale_line=line)
             elif not line.lifecycle_created_deadline_id:
+                # nothing named, or the named deadline was closed or cancelled
+                # since the quotation: the paid service starts a new deadline
                 line.lifecycle_created_deadline_id = line._lifecycle_create_deadline()
+                if deadline:
+                    line.order_id.message_post(
+                        body=self.env._(
+                            "%(deadline)s was no longer active: a new deadline was created instead.",
+                            deadline=deadline.display_name,
+                        )
+                    )
 
     def _lifecycle_create_deadline(self):
         self.ensure_one()

@@ -390,3 +390,67 @@ class TestConcurrentWorkers(EngineCommon):
             env["res.partner"].browse(partner_id).unlink()
             env["product.product"].browse(product_id).unlink()
             cr.commit()  # pylint: disable=invalid-commit
+
+
+@tagged("post_install", "-at_install")
+class TestEngineEdges(EngineCommon):
+    def test_an_expiry_announced_for_that_date_is_not_announced_again(self):
+        deadline = self._deadline(expiry=TODAY - timedelta(days=1), date_start=TODAY - timedelta(days=366))
+        other = self._deadline(expiry=TODAY - timedelta(days=1), date_start=TODAY - timedelta(days=366))
+        self._day(0)
+        deadline.action_cancel()
+        deadline.action_draft()
+        deadline.action_activate()
+        self._day(0)  # expires again on the same date: no second notice, the batch goes on
+        self.assertEqual(deadline.state, "expired")
+        expired = self.Event.search(
+            [("deadline_id", "in", (deadline | other).ids), ("event_type", "=", "deadline_expired")]
+        )
+        self.assertEqual(len(expired), 2)
+
+    def test_archived_customers_start_their_workflow(self):
+        workflow = self.env["lifecycle.workflow"].create(
+            {
+                "name": "Win back",
+                "event_type": "customer_archived",
+                "domain": f"[('id', '=', {self.customer.id})]",
+                "step_ids": [
+                    (
+                        0,
+                        0,
+                        {"step_type": "activity", "activity_type_id": self.env.ref("mail.mail_activity_data_todo").id},
+                    )
+                ],
+            }
+        )
+        self.customer.customer_rank = 1
+        self.customer.action_archive()
+        self.Run._cron_engine(now=NOW)
+        self.assertEqual(workflow.run_ids.state, "done")
+
+    def test_segments_written_by_the_domain_editor_evaluate(self):
+        workflow = self._workflow(
+            "deadline_created",
+            [
+                {
+                    "step_type": "condition",
+                    "condition_domain": "[('date_expiry', '>=', context_today().strftime('%Y-%m-%d'))]",
+                }
+            ],
+            domain=f"[('partner_id', '=', {self.customer.id}),"
+            " ('date_expiry', '<=', (context_today() + relativedelta(years=200)).strftime('%Y-%m-%d'))]",
+        )
+        deadline = self._deadline(expiry=date.today() + timedelta(days=3), state="draft")
+        self.Run._cron_engine(now=NOW)
+        self.assertEqual(workflow.run_ids.deadline_id, deadline)
+        self.assertEqual(workflow.run_ids.state, "done")
+
+    def test_a_reminder_workflow_needs_a_rung_of_the_ladder(self):
+        template = self.env.ref("subscription_lifecycle.mail_template_reminder_30")
+        self.assertRefused(
+            "add 7 to the reminder ladder",
+            self._workflow,
+            "reminder_due",
+            [{"step_type": "email", "mail_template_id": template.id}],
+            reminder_offset=7,
+        )

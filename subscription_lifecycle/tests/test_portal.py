@@ -2,6 +2,7 @@ import re
 from datetime import date, timedelta
 
 from odoo import Command, http
+from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..lib.duration import add_duration
@@ -164,3 +165,15 @@ class TestPortal(LifecycleCommon, HttpCase):
         with self.assertQueryCount(few):
             page = self.url_open("/my/deadlines")
         self.assertEqual(page.text.count("o_lifecycle_portal_deadline"), 80, "one page of the pager")
+
+    def test_drafts_and_internal_notes_stay_internal(self):
+        draft = self._make(self.customer, "Draft offer", date.today() + timedelta(days=20))
+        draft.with_context(lifecycle_state_change=True).write({"state": "draft"})
+        self.soon.note = "Internal: max discount 20%"
+        deadlines = self.env["lifecycle.deadline"].with_user(self.portal_user)
+        self.assertNotIn(draft, deadlines.search([]))
+        with self.assertRaises(AccessError):
+            self.soon.with_user(self.portal_user).read(["note"])
+        self.authenticate("azure_portal", "azure_portal")
+        self.assertEqual(self.url_open(f"/my/deadlines/{draft.id}").status_code, 404)
+        self.assertNotIn("max discount", self.url_open(f"/my/deadlines/{self.soon.id}").text)

@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 
 from .common import LifecycleCommon
 
@@ -78,3 +78,25 @@ class TestSale(LifecycleCommon):
         )
         self.assertEqual(self.env["sale.order"].search_count([]), orders)
         self.assertFalse(deadline.renewal_ids)
+
+    def test_a_salesperson_without_lifecycle_rights_confirms_deadline_orders(self):
+        salesman = new_test_user(self.env, login="lc_salesman", groups="sales_team.group_sale_salesman")
+        deadline = self._deadline(expiry=date(2027, 3, 31))
+        creating = self._order([(self.yearly, 1, 100.0, {})])
+        renewing = self._order([(self.yearly, 1, 100.0, {"lifecycle_renewed_deadline_id": deadline.id})])
+        (creating | renewing).user_id = salesman  # their own orders
+        creating.with_user(salesman).action_confirm()
+        renewing.with_user(salesman).action_confirm()
+        self.assertEqual(creating.order_line.lifecycle_created_deadline_id.state, "active")
+        self.assertEqual(deadline.date_expiry, date(2028, 3, 31))
+
+    def test_paying_for_a_deadline_closed_since_the_quotation_starts_a_new_one(self):
+        deadline = self._deadline(expiry=date(2027, 3, 31))
+        order = self._order([(self.yearly, 1, 100.0, {"lifecycle_renewed_deadline_id": deadline.id})])
+        deadline.action_close()
+        order.action_confirm()
+        self.assertEqual(order.state, "sale")
+        self.assertFalse(deadline.renewal_ids)
+        fresh = order.order_line.lifecycle_created_deadline_id
+        self.assertEqual((fresh.state, fresh.partner_id), ("active", self.customer))
+        self.assertIn("no longer active", order.message_ids[0].body)

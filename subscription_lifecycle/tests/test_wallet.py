@@ -301,3 +301,36 @@ class TestWalletPortal(WalletCommon, HttpCase):
         self.assertEqual(order.state, "sale")
         self.assertEqual(wallet.balance, 0.0)
         self.assertEqual(len(deadline.renewal_ids), 1)
+
+
+@tagged("post_install", "-at_install")
+class TestWalletEdges(WalletCommon):
+    def test_refunding_a_top_up_takes_it_back_out_of_the_wallet(self):
+        wallet = self._wallet()
+        top_up = self._deposit(wallet, 80.0, "TOPUP-R")
+        wallet._post("payment", -50.0, reason="Spent")
+        self.assertRefused("does not cover", top_up._refund)
+        self.assertEqual(wallet.balance, 30.0)
+        top_up._refund(amount_to_refund=30.0)
+        self.assertEqual(wallet.balance, 0.0)
+        self.assertEqual(wallet.transaction_ids.sorted("id")[-1].kind, "withdrawal")
+        self.assertFalse(wallet._check_ledger())
+
+    def test_validations_and_other_currencies_credit_nothing(self):
+        wallet = self._wallet()
+        check = self._top_up_transaction(wallet, 1.0, "TOPUP-VALIDATION")
+        check.operation = "validation"
+        check._set_done()
+        check._post_process()
+        self.assertEqual(wallet.balance, 0.0)
+
+    def test_correcting_the_wallet_that_was_opened(self):
+        foreign = self.Wallet._for_partner(self.customer, self.other_company, self.currency)
+        wizard = (
+            self.env["lifecycle.wallet.adjust"]
+            .with_user(self.lc_manager)
+            .create({"wallet_id": foreign.id, "partner_id": self.customer.id, "amount": 15.0, "reason": "Goodwill"})
+        )
+        wizard.action_confirm()
+        self.assertEqual(foreign.balance, 15.0)
+        self.assertFalse(self.Wallet._for_partner(self.customer, self.company, self.currency, create=False))

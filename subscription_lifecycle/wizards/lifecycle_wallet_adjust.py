@@ -39,7 +39,9 @@ class LifecycleWalletAdjust(models.TransientModel):
             raise UserError(self.env._("Say why the wallet is corrected."))
         if self.direction == "debit" and self.kind != "adjustment":
             raise UserError(self.env._("Only an adjustment can debit a wallet."))
-        wallet = self.env["lifecycle.wallet"]._for_partner(self.partner_id, self.env.company, self.currency_id)
+        wallet = self.wallet_id or self.env["lifecycle.wallet"]._for_partner(
+            self.partner_id, self.env.company, self.currency_id
+        )
         amount = self.amount if self.direction == "credit" else -self.amount
         wallet._post(self.kind, amount, reason=self.reason.strip())
         return {"type": "ir.actions.act_window_close"}
