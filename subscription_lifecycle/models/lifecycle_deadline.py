@@ -100,7 +100,6 @@ class LifecycleDeadline(models.Model):
     )
     renewal_ids = fields.One2many("lifecycle.deadline.renewal", "deadline_id", string="Renewals", readonly=True)
     renewal_count = fields.Integer(compute="_compute_counts")
-    run_ids = fields.One2many("lifecycle.workflow.run", "deadline_id", string="Automation runs", readonly=True)
     run_count = fields.Integer(compute="_compute_counts")
 
     # Enforced by the database itself; at the RPC boundary Odoo turns a

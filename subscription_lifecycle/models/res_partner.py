@@ -21,7 +21,6 @@ class ResPartner(models.Model):
         currency_field="lifecycle_wallet_currency_id",
     )
     lifecycle_wallet_currency_id = fields.Many2one("res.currency", compute="_compute_lifecycle_wallet_balance")
-    lifecycle_run_ids = fields.One2many("lifecycle.workflow.run", "partner_id", string="Automation runs")
     lifecycle_callback_date = fields.Date(
         string="Callback date",
         readonly=True,
