@@ -198,16 +198,18 @@ class LifecycleDeadline(models.Model):
     # ------------------------------------------------------------------
     # State machine
     # ------------------------------------------------------------------
+    def _state_label(self, state):
+        return dict(self._fields["state"]._description_selection(self.env))[state]
+
     def _set_state(self, new_state):
         for deadline in self:
             if new_state not in TRANSITIONS[deadline.state]:
-                states = dict(self._fields["state"]._description_selection(self.env))
                 raise UserError(
                     self.env._(
                         "%(deadline)s is %(current)s: it cannot become %(new)s.",
                         deadline=deadline.display_name,
-                        current=states[deadline.state],
-                        new=states[new_state],
+                        current=self._state_label(deadline.state),
+                        new=self._state_label(new_state),
                     )
                 )
         result = self.with_context(lifecycle_state_change=True).write({"state": new_state})
@@ -323,12 +325,11 @@ class LifecycleDeadline(models.Model):
         """
         self.ensure_one()
         if self.state not in ("active", "expired"):
-            states = dict(self._fields["state"]._description_selection(self.env))
             raise UserError(
                 self.env._(
                     "%(deadline)s is %(state)s and cannot be renewed.",
                     deadline=self.display_name,
-                    state=states[self.state],
+                    state=self._state_label(self.state),
                 )
             )
         template = self.product_id.product_tmpl_id
