@@ -12,13 +12,16 @@ started when we are root.  Chromium is needed by the browser tests.
 
 import argparse
 import os
+import pwd
 import re
 import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
+import unittest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,8 +29,22 @@ ADDON = "subscription_lifecycle"
 # Installed beside the addon in the test and demo databases only: Odoo's demo
 # payment provider, so portal renewals and wallet top-ups can be paid end to end.
 DEMO_ADDONS = ("payment_demo",)
-IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-CHROME_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+IS_ROOT = os.geteuid() == 0
+# Where a PEP 668 "externally managed" system Python gets its packages instead.
+VENV = ROOT / ".venv"
+# The names Odoo's browser tests look for in PATH (odoo.tests.common._find_executable).
+ODOO_CHROME_NAMES = ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable")
+CHROME_NAMES = (*ODOO_CHROME_NAMES, "chrome", "google-chrome-beta", "chromium-freeworld")
+CHROME_PATHS = (
+    "/snap/bin/chromium",
+    "/usr/lib/chromium/chromium",
+    "/usr/lib/chromium-browser/chromium-browser",
+    "/opt/google/chrome/chrome",
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+    "/Applications/Chromium.app/Contents/MacOS/Chromium",
+)
+# Distribution package that provides Chromium, by package manager.
+CHROME_PACKAGES = {"apt-get": ("chromium", "chromium-browser"), "dnf": ("chromium",), "zypper": ("chromium",)}
 # Python modules the addon and the test tooling import, with their pip name.
 PY_MODULES = {
     "phonenumbers": "requirements.txt",
@@ -90,6 +107,23 @@ def find_odoo():
     return command, ",".join(str(path) for path in addons)
 
 
+def externally_managed(prefix=sys.prefix, base_prefix=sys.base_prefix, stdlib=None):
+    """Whether pip may not install into this Python (PEP 668): a system Python marked so, not a venv."""
+    if prefix != base_prefix:
+        return False
+    return (Path(stdlib or sysconfig.get_path("stdlib")) / "EXTERNALLY-MANAGED").is_file()
+
+
+def venv_python():
+    return VENV / "bin" / "python"
+
+
+def reexec_in_venv():
+    """Go on in the project's virtual environment when the system Python is externally managed."""
+    if externally_managed() and venv_python().is_file():
+        os.execv(venv_python(), [str(venv_python()), str(Path(__file__).resolve()), *sys.argv[1:]])  # noqa: S606
+
+
 def ensure_python_modules(names):
     missing = [
         name
@@ -99,12 +133,31 @@ def ensure_python_modules(names):
     if not missing:
         return
     files = sorted({PY_MODULES[name] for name in missing})
-    step(f"installing missing Python modules {', '.join(missing)} from {', '.join(files)}")
-    args = [sys.executable, "-m", "pip", "install", "--quiet"]
-    for requirements in files:
-        args += ["-r", str(ROOT / requirements)]
-    if subprocess.run(args, check=False).returncode:
-        die(f"could not install {', '.join(missing)}: run pip install -r {' -r '.join(files)}")
+    requirements = [arg for name in files for arg in ("-r", str(ROOT / name))]
+    if externally_managed():
+        # PEP 668: pip refuses to touch this Python. A virtual environment that
+        # still sees the system's packages (Odoo among them) takes what is missing.
+        step(f"{sys.executable} is externally managed: installing {', '.join(missing)} into {VENV}")
+        venv = [sys.executable, "-m", "venv", "--system-site-packages", str(VENV)]
+        if subprocess.run(venv, check=False).returncode:
+            die(
+                f"could not create {VENV}: install your distribution's venv package (Debian/Ubuntu: "
+                f"apt-get install python3-venv), or run in a virtual environment of your own "
+                f"with pip install {' '.join(requirements)}"
+            )
+        python = str(venv_python())
+    else:
+        step(f"installing missing Python modules {', '.join(missing)} from {', '.join(files)}")
+        python = sys.executable
+    if subprocess.run([python, "-m", "pip", "install", "--quiet", *requirements], check=False).returncode:
+        die(f"could not install {', '.join(missing)}: run {python} -m pip install {' '.join(requirements)}")
+    if python != sys.executable:
+        reexec_in_venv()
+
+
+def process_user():
+    """The user this process runs as: libpq's default role name (``$USER`` is stale after a plain su)."""
+    return pwd.getpwuid(os.geteuid()).pw_name
 
 
 def pg_env():
@@ -123,7 +176,7 @@ def pg_env():
                 step(f"starting the stopped PostgreSQL cluster {version}/{cluster}")
                 subprocess.run(["pg_ctlcluster", version, cluster, "start"], check=False)
     if IS_ROOT and _psql(env, "SELECT 1") is None:
-        user = os.environ.get("USER") or "root"
+        user = process_user()
         step(f"creating the PostgreSQL role {user}")
         subprocess.run(["runuser", "-u", "postgres", "--", "createuser", "--createdb", user], check=False)
     if _psql(env, "SELECT 1") is None:
@@ -136,16 +189,48 @@ def _psql(env, sql):
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+def find_chrome(path=None, candidates=CHROME_PATHS):
+    """The Chromium or Chrome executable: ``$CHROME_BIN``, a usual name in PATH, or a usual path."""
+    explicit = os.environ.get("CHROME_BIN")
+    if explicit:
+        return explicit if os.access(explicit, os.X_OK) else None
+    for name in CHROME_NAMES:
+        found = shutil.which(name, path=path)
+        if found:
+            return found
+    return next((candidate for candidate in candidates if os.access(candidate, os.X_OK)), None)
+
+
+def chrome_path_dir(chrome, workdir):
+    """A folder to put first in PATH so that Odoo's browser tests find ``chrome`` by a name they know."""
+    if Path(chrome).name in ODOO_CHROME_NAMES and shutil.which(Path(chrome).name) == chrome:
+        return None
+    folder = Path(workdir) / "bin"
+    folder.mkdir(exist_ok=True)
+    (folder / "chromium").symlink_to(chrome)
+    return folder
+
+
 def ensure_chromium():
-    if any(shutil.which(name) for name in CHROME_NAMES):
-        return
-    if not IS_ROOT or not shutil.which("apt-get"):
-        die("Chromium is needed for the browser tests: install it (Debian: apt-get install chromium).")
-    step("installing Chromium from Debian's packages for the browser tests")
-    apt = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-qq"], env=apt, check=False)
-    if subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=apt, check=False).returncode:
-        die("could not install Chromium: apt-get install chromium failed.")
+    chrome = find_chrome()
+    if chrome:
+        return chrome
+    manager = next((name for name in CHROME_PACKAGES if shutil.which(name)), None)
+    if not IS_ROOT or not manager:
+        die(
+            "Chromium or Chrome is needed for the browser tests: install it (Debian: apt-get install chromium; "
+            "Ubuntu: apt-get install chromium-browser), or set CHROME_BIN to its executable."
+        )
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    if manager == "apt-get":
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
+    for package in CHROME_PACKAGES[manager]:
+        step(f"installing {package} with {manager} for the browser tests")
+        if subprocess.run([manager, "install", "-y", "-q", package], env=env, check=False).returncode == 0:
+            chrome = find_chrome()
+            if chrome:
+                return chrome
+    die(f"could not install Chromium with {manager}: install it by hand, or set CHROME_BIN.")
 
 
 def free_port():
@@ -165,14 +250,27 @@ def lint():
     return sum(1 for check in checks if subprocess.run(check, cwd=ROOT, check=False).returncode)
 
 
+def tool_tests():
+    """The tests of this script itself (tools/test_dev.py); returns the number of failures."""
+    step("tests of tools/dev.py")
+    suite = unittest.defaultTestLoader.discover(str(ROOT / "tools"), pattern="test_*.py", top_level_dir=str(ROOT))
+    result = unittest.TextTestRunner(stream=sys.stdout, verbosity=1).run(suite)
+    failed = len(result.failures) + len(result.errors)
+    print(f"tools: {result.testsRun - failed} passed, {failed} failed", flush=True)
+    return failed + len(result.skipped)
+
+
 def run_tests(args):
     ensure_python_modules(PY_MODULES)
-    lint_failures = lint()
+    lint_failures = lint() + tool_tests()
     command, addons_path = find_odoo()
     env = pg_env()
-    ensure_chromium()
+    chrome = ensure_chromium()
     database = f"{ADDON}_test_{os.getpid()}_{int(time.time())}"
     workdir = Path(tempfile.mkdtemp(prefix="lifecycle-test-"))
+    chrome_dir = chrome_path_dir(chrome, workdir)
+    if chrome_dir:
+        env["PATH"] = os.pathsep.join((str(chrome_dir), env.get("PATH", os.defpath)))
     log_path = workdir / "odoo.log"
     tags = args.test_tags or f"/{ADDON}"
     step(f"installing {ADDON} on the fresh database {database} and running tests {tags}")
@@ -216,7 +314,7 @@ def run_tests(args):
     print(f"full Odoo log: {log_path}")
     reasons = []
     if lint_failures:
-        reasons.append(f"{lint_failures} lint check(s) failed")
+        reasons.append(f"{lint_failures} lint check(s) or tool test(s) failed")
     if not counts["run"]:
         reasons.append("no test ran")
     if counts["skipped"]:
@@ -231,22 +329,31 @@ def run_tests(args):
     return 1 if reasons or failed else 0
 
 
+def server_command(command, addons_path, args, exists):
+    """odoo-bin's arguments for ``run``: the demo database, served on ``args.interface`` only."""
+    return [
+        *command,
+        f"--addons-path={addons_path}",
+        f"--database={args.database}",
+        f"--db-filter=^{args.database}$",
+        f"--http-interface={args.interface}",
+        f"--http-port={args.port}",
+        "--with-demo",
+        f"--update={ADDON}" if exists else f"--init={','.join((ADDON, *DEMO_ADDONS))}",
+    ]
+
+
 def run_server(args):
     ensure_python_modules(["phonenumbers", "dateutil", "requests"])
     command, addons_path = find_odoo()
     env = pg_env()
     exists = _psql(env, f"SELECT 1 FROM pg_database WHERE datname = '{args.database}'") == "1"
-    odoo = [
-        *command,
-        f"--addons-path={addons_path}",
-        f"--database={args.database}",
-        f"--db-filter=^{args.database}$",
-        f"--http-port={args.port}",
-        "--with-demo",
-        f"--update={ADDON}" if exists else f"--init={','.join((ADDON, *DEMO_ADDONS))}",
-    ]
+    odoo = server_command(command, addons_path, args, exists)
+    host = "localhost" if args.interface in ("127.0.0.1", "localhost") else args.interface
     print(f"Odoo with {ADDON} on database {args.database} ({'updating' if exists else 'creating, with demo data'})")
-    print(f"  URL:    http://localhost:{args.port}/odoo")
+    print(f"  URL:    http://{host}:{args.port}/odoo")
+    if args.interface not in ("127.0.0.1", "localhost", "::1"):
+        print(f"  warning: served on {args.interface}, beyond this machine, with the demo passwords below")
     print("  logins: admin / admin  (Lifecycle Manager)")
     print("          demo / demo    (Lifecycle User)")
     print("          portal / portal (portal customer)")
@@ -254,16 +361,26 @@ def run_server(args):
     return subprocess.run(odoo, env=env, check=False).returncode
 
 
-def main():
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="start Odoo with the addon and demo data")
     run.add_argument("--database", default=os.environ.get("LIFECYCLE_DB", ADDON))
     run.add_argument("--port", type=int, default=int(os.environ.get("LIFECYCLE_PORT", "8069")))
+    run.add_argument(
+        "--interface",
+        default=os.environ.get("LIFECYCLE_INTERFACE", "127.0.0.1"),
+        help="address to serve on (default 127.0.0.1: the demo logins are admin/admin; 0.0.0.0 for every interface)",
+    )
     test = sub.add_parser("test", help="lint, then run every test on a throw-away database")
     test.add_argument("--test-tags", help="Odoo --test-tags to run instead of the whole suite")
     test.add_argument("--verbose", action="store_true", help="print the whole Odoo log")
-    args = parser.parse_args()
+    return parser
+
+
+def main():
+    args = build_parser().parse_args()
+    reexec_in_venv()
     return run_server(args) if args.command == "run" else run_tests(args)
 
 

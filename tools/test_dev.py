@@ -1,0 +1,85 @@
+"""Tests of tools/dev.py on this machine's real files and processes (no Odoo needed)."""
+
+import os
+import pwd
+import stat
+import tempfile
+import unittest
+from pathlib import Path
+from unittest import mock
+
+from tools import dev
+
+
+def _executable(folder, name):
+    path = Path(folder) / name
+    path.write_text("#!/bin/sh\nexit 0\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
+
+
+class TestExternallyManagedPython(unittest.TestCase):
+    def test_a_marked_system_python_is_externally_managed_a_venv_is_not(self):
+        with tempfile.TemporaryDirectory() as stdlib:
+            self.assertFalse(dev.externally_managed("/usr", "/usr", stdlib))
+            (Path(stdlib) / "EXTERNALLY-MANAGED").write_text("[externally-managed]\n")
+            self.assertTrue(dev.externally_managed("/usr", "/usr", stdlib))
+            self.assertFalse(dev.externally_managed("/work/.venv", "/usr", stdlib), "a venv takes pip installs")
+
+
+class TestPostgresRole(unittest.TestCase):
+    def test_the_role_is_the_process_user_not_a_stale_user_variable(self):
+        with mock.patch.dict(os.environ, {"USER": "somebody-else", "LOGNAME": "somebody-else"}):
+            self.assertEqual(dev.process_user(), pwd.getpwuid(os.geteuid()).pw_name)
+
+
+class TestFindChrome(unittest.TestCase):
+    def setUp(self):
+        folder = tempfile.TemporaryDirectory()
+        self.addCleanup(folder.cleanup)
+        self.folder = folder.name
+        patcher = mock.patch.dict(os.environ)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        os.environ.pop("CHROME_BIN", None)
+
+    def test_chrome_is_found_by_any_usual_name_in_path(self):
+        for name in ("google-chrome-stable", "chromium-browser", "chrome"):
+            with self.subTest(name=name), tempfile.TemporaryDirectory() as folder:
+                chrome = _executable(folder, name)
+                self.assertEqual(dev.find_chrome(path=folder, candidates=()), chrome)
+
+    def test_chrome_is_found_at_a_usual_path_outside_path(self):
+        chrome = _executable(self.folder, "Google Chrome")
+        self.assertEqual(dev.find_chrome(path=self.folder + "/empty", candidates=("/nowhere/chrome", chrome)), chrome)
+        self.assertIsNone(dev.find_chrome(path=self.folder + "/empty", candidates=("/nowhere/chrome",)))
+
+    def test_chrome_bin_names_the_browser(self):
+        chrome = _executable(self.folder, "my-chrome")
+        os.environ["CHROME_BIN"] = chrome
+        self.assertEqual(dev.find_chrome(path=self.folder + "/empty", candidates=()), chrome)
+        os.environ["CHROME_BIN"] = self.folder + "/missing"
+        self.assertIsNone(dev.find_chrome(path=self.folder, candidates=()))
+
+    def test_odoo_finds_a_browser_with_an_unusual_name_through_a_link(self):
+        chrome = _executable(self.folder, "Google Chrome")
+        folder = dev.chrome_path_dir(chrome, self.folder)
+        link = Path(folder) / "chromium"
+        self.assertIn(link.name, dev.ODOO_CHROME_NAMES)
+        self.assertEqual(os.path.realpath(link), os.path.realpath(chrome))
+
+
+class TestRunServesLocally(unittest.TestCase):
+    def _command(self, *argv):
+        args = dev.build_parser().parse_args(["run", *argv])
+        return dev.server_command(["odoo-bin"], "addons", args, exists=True)
+
+    def test_the_demo_database_is_served_on_loopback_by_default(self):
+        with mock.patch.dict(os.environ):
+            os.environ.pop("LIFECYCLE_INTERFACE", None)
+            self.assertIn("--http-interface=127.0.0.1", self._command())
+            self.assertIn("--http-interface=0.0.0.0", self._command("--interface", "0.0.0.0"))  # noqa: S104
+
+
+if __name__ == "__main__":
+    unittest.main()
