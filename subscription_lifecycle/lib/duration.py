@@ -34,6 +34,19 @@ def add_duration(start: date, amount: int, unit: str, anchor_day: int | None = N
     return date(year, month, min(anchor, calendar.monthrange(year, month)[1]))
 
 
+def anchor_day(start: date, expiry: date) -> int:
+    """The day of month a deadline's renewals keep, read from its first period.
+
+    It is the start date's day whenever the expiry falls on it, shortened to a
+    shorter month or not: a monthly service sold on Jan 31 expires on Feb 28
+    and renews to Mar 31. An expiry entered on another day (a contract from
+    Apr 1 to Mar 31) keeps its own day.
+    """
+    if expiry.day == min(start.day, calendar.monthrange(expiry.year, expiry.month)[1]):
+        return start.day
+    return expiry.day
+
+
 def renewal_start(expiry: date, today: date, late_base: str) -> date:
     """Where a renewal counts from.
 

@@ -1,23 +1,32 @@
 from collections import defaultdict
-
-from psycopg2.errors import LockNotAvailable
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_date
 
-from ..lib.duration import add_duration, renewal_start
+from ..lib.duration import add_duration, anchor_day, renewal_start
+from ..lib.local_day import dates_in_use
 from ..lib.reminders import due_offset
 
-# State changes the buttons may make; everything else is refused. Only a
-# renewal brings an expired deadline back to active (see ``_renew``).
+# The state changes ``write`` accepts from anyone: the buttons, any RPC call.
 TRANSITIONS = {
     "draft": {"active", "cancelled"},
-    "active": {"expired", "closed", "cancelled"},
+    "active": {"closed", "cancelled"},
     "expired": {"closed", "cancelled"},
     "closed": set(),
     "cancelled": {"draft"},
 }
+# The state changes only this module's own code makes, where it checks them:
+# the scheduler expires a deadline once its date is past on the customer's
+# calendar (``_cron_expire``), a renewal brings an expired one back
+# (``_renew``).
+PRIVATE_TRANSITIONS = {("active", "expired"), ("expired", "active")}
+# The (deadline id, new state) pairs of the private transitions under way. A
+# Python context variable, out of reach of RPC callers, who can put anything
+# in the environment's context.
+_PRIVATE = ContextVar("lifecycle_private_transitions", default=frozenset())
 # The lifecycle event each state change emits.
 STATE_EVENTS = {
     "active": "deadline_activated",
@@ -25,6 +34,16 @@ STATE_EVENTS = {
     "closed": "deadline_closed",
     "cancelled": "deadline_cancelled",
 }
+
+
+@contextmanager
+def _private_transition(deadlines, new_state):
+    """Let ``deadlines`` make their private transition to ``new_state`` inside the block."""
+    token = _PRIVATE.set(_PRIVATE.get() | {(deadline_id, new_state) for deadline_id in deadlines.ids})
+    try:
+        yield
+    finally:
+        _PRIVATE.reset(token)
 
 
 class LifecycleDeadline(models.Model):
@@ -63,7 +82,8 @@ class LifecycleDeadline(models.Model):
         compute="_compute_anchor_day",
         store=True,
         readonly=False,
-        help="Day of the month the renewals stay on (31 keeps the last day of shorter months).",
+        help="Day of the month the renewals stay on, the start date's day unless the expiry was set on another "
+        "day (31 keeps the last day of shorter months).",
     )
     days_left = fields.Integer(compute="_compute_days_left", help="Days until expiry; negative once expired.")
     portal_can_renew = fields.Boolean(
@@ -120,20 +140,23 @@ class LifecycleDeadline(models.Model):
                 expiry=deadline.date_expiry or "",
             )
 
-    @api.depends("date_expiry")
+    @api.depends("date_start", "date_expiry")
     def _compute_anchor_day(self):
         for deadline in self:
-            deadline.anchor_day = deadline.date_expiry.day if deadline.date_expiry else 0
+            expiry = deadline.date_expiry
+            deadline.anchor_day = anchor_day(deadline.date_start or expiry, expiry) if expiry else 0
 
-    @api.depends("date_expiry")
-    @api.depends_context("tz")
+    @api.depends("date_expiry", "partner_id.tz", "company_id.partner_id.tz")
     def _compute_days_left(self):
-        today = fields.Date.context_today(self)
+        # counted on the customer's calendar, whoever reads them
+        now = fields.Datetime.now()
         for deadline in self:
-            deadline.days_left = (deadline.date_expiry - today).days if deadline.date_expiry else 0
+            expiry = deadline.date_expiry
+            deadline.days_left = (expiry - deadline._lifecycle_today(now)).days if expiry else 0
 
-    @api.depends("state", "date_expiry", "company_id.lifecycle_renewal_window")
-    @api.depends_context("tz")
+    @api.depends(
+        "state", "date_expiry", "partner_id.tz", "company_id.partner_id.tz", "company_id.lifecycle_renewal_window"
+    )
     def _compute_portal_can_renew(self):
         for deadline in self:
             deadline.portal_can_renew = (
@@ -186,9 +209,44 @@ class LifecycleDeadline(models.Model):
             raise ValidationError(self.env._("The anchor day must be a day of the month, from 1 to 31."))
 
     def write(self, vals):
-        if "state" in vals and not self.env.context.get("lifecycle_state_change"):
-            raise UserError(self.env._("The status of a deadline changes only through its buttons."))
-        return super().write(vals)
+        """Check every state change against ``TRANSITIONS`` and announce it, whoever writes it.
+
+        ``create`` may set any state (imports); after that the state only
+        moves along ``TRANSITIONS``, plus the ``PRIVATE_TRANSITIONS`` this
+        module's own code makes.
+        """
+        if "state" not in vals:
+            return super().write(vals)
+        new_state = vals["state"]
+        private = self.filtered(
+            lambda deadline: (
+                (deadline.id, new_state) in _PRIVATE.get() and (deadline.state, new_state) in PRIVATE_TRANSITIONS
+            )
+        )
+        for deadline in self - private:
+            if new_state == "expired":
+                raise UserError(
+                    self.env._(
+                        "%(deadline)s expires by itself once %(expiry)s is past.",
+                        deadline=deadline.display_name,
+                        expiry=format_date(self.env, deadline.date_expiry),
+                    )
+                )
+            if new_state not in TRANSITIONS[deadline.state]:
+                raise UserError(
+                    self.env._(
+                        "%(deadline)s is %(current)s: it cannot become %(new)s.",
+                        deadline=deadline.display_name,
+                        current=self._state_label(deadline.state),
+                        new=self._state_label(new_state),
+                    )
+                )
+        result = super().write(vals)
+        if new_state in STATE_EVENTS:
+            # a renewal announces itself (deadline_renewed), not as a fresh activation
+            announced = self - private if new_state == "active" else self
+            self.env["lifecycle.event"]._emit(STATE_EVENTS[new_state], announced._not_yet_announced(new_state))
+        return result
 
     @api.ondelete(at_uninstall=False)
     def _unlink_only_draft_or_cancelled(self):
@@ -199,23 +257,7 @@ class LifecycleDeadline(models.Model):
     # State machine
     # ------------------------------------------------------------------
     def _state_label(self, state):
-        return dict(self._fields["state"]._description_selection(self.env))[state]
-
-    def _set_state(self, new_state):
-        for deadline in self:
-            if new_state not in TRANSITIONS[deadline.state]:
-                raise UserError(
-                    self.env._(
-                        "%(deadline)s is %(current)s: it cannot become %(new)s.",
-                        deadline=deadline.display_name,
-                        current=self._state_label(deadline.state),
-                        new=self._state_label(new_state),
-                    )
-                )
-        result = self.with_context(lifecycle_state_change=True).write({"state": new_state})
-        if new_state in STATE_EVENTS:
-            self.env["lifecycle.event"]._emit(STATE_EVENTS[new_state], self._not_yet_announced(new_state))
-        return result
+        return dict(self._fields["state"]._description_selection(self.env)).get(state, str(state))
 
     def _not_yet_announced(self, new_state):
         """The deadlines whose change to ``new_state`` has no event yet.
@@ -233,53 +275,73 @@ class LifecycleDeadline(models.Model):
         return self.filtered(lambda deadline: (deadline, deadline.date_expiry) not in seen)
 
     def action_activate(self):
-        return self._set_state("active")
+        return self.write({"state": "active"})
 
     def action_close(self):
-        return self._set_state("closed")
+        return self.write({"state": "closed"})
 
     def action_cancel(self):
-        return self._set_state("cancelled")
+        return self.write({"state": "cancelled"})
 
     def action_draft(self):
-        return self._set_state("draft")
+        return self.write({"state": "draft"})
+
+    def _lifecycle_today(self, now=None):
+        """The customer's date at ``now`` (naive UTC, default: the clock), see ``res.company``."""
+        self.ensure_one()
+        return self.company_id._lifecycle_local_date(now or fields.Datetime.now(), self.partner_id)
 
     @api.model
-    def _cron_expire(self, date_ref=None, batch_size=200):
-        """Active deadlines whose expiry is before ``date_ref`` become expired.
+    def _cron_expire(self, now=None, batch_size=200):
+        """Active deadlines whose expiry is before the customer's date at ``now`` (UTC) become expired.
 
-        Inside the cron each batch is committed with ``_commit_progress``;
-        called from elsewhere (tests, a button) the caller owns the transaction.
+        The query reads every expiry that is past somewhere on Earth; each
+        deadline is then checked on its customer's calendar. Inside the cron
+        each batch is committed with ``_commit_progress``; called from
+        elsewhere (tests, a button) the caller owns the transaction.
         """
-        date_ref = date_ref or fields.Date.context_today(self)
-        domain = [("state", "=", "active"), ("date_expiry", "<", date_ref)]
+        now = now or fields.Datetime.now()
+        domain = [("state", "=", "active"), ("date_expiry", "<", dates_in_use(now)[1])]
         expired = self.browse()
-        while batch := self.search(domain, limit=batch_size):
-            batch._set_state("expired")
-            expired |= batch
+        last_id = 0
+        while batch := self.search([*domain, ("id", ">", last_id)], order="id", limit=batch_size):
+            last_id = batch[-1].id
+            past = batch.filtered(lambda deadline: deadline.date_expiry < deadline._lifecycle_today(now))
+            with _private_transition(past, "expired"):
+                past.write({"state": "expired"})
+            expired |= past
             if self.env.context.get("cron_id"):
-                self.env["ir.cron"]._commit_progress(len(batch), remaining=self.search_count(domain))
+                remaining = self.search_count([*domain, ("id", ">", last_id)])
+                self.env["ir.cron"]._commit_progress(len(batch), remaining=remaining)
         return expired
 
     @api.model
-    def _cron_schedule(self, date_ref=None):
-        """Daily: expire what is past its date, then emit the reminders that are due."""
-        date_ref = date_ref or fields.Date.context_today(self)
-        self._cron_expire(date_ref=date_ref)
-        self._emit_due_reminders(date_ref=date_ref)
+    def _cron_schedule(self, now=None):
+        """Hourly, to catch each time zone's midnight: expire what is past, then emit due reminders.
+
+        ``now`` (naive UTC, default: the clock) is the instant to run at; each
+        customer's date at that instant decides. Running it again the same
+        day changes nothing (the event indexes see to that).
+        """
+        now = now or fields.Datetime.now()
+        self._cron_expire(now=now)
+        self._emit_due_reminders(now=now)
 
     @api.model
-    def _emit_due_reminders(self, date_ref=None, batch_size=500):
+    def _emit_due_reminders(self, now=None, batch_size=500):
         """Emit at most one reminder-due event per active deadline, the most relevant one.
 
-        A rung is sent once per (deadline, expiry date, offset): the unique
-        index on events makes a second one impossible. After a scheduler
-        outage only the latest reached rung goes out, never the stale ones.
+        A rung is due on the customer's date at ``now`` (naive UTC, default:
+        the clock). A rung is sent once per (deadline, expiry date, offset):
+        the unique index on events makes a second one impossible. After a
+        scheduler outage only the latest reached rung goes out, never the
+        stale ones.
         """
-        date_ref = date_ref or fields.Date.context_today(self)
+        now = now or fields.Datetime.now()
+        earliest, latest = dates_in_use(now)
         ladders = {company: company._lifecycle_ladder() for company in self.env["res.company"].search([])}
-        horizon = fields.Date.add(date_ref, days=max((max(ladder) for ladder in ladders.values()), default=0))
-        domain = [("state", "=", "active"), ("date_expiry", ">=", date_ref), ("date_expiry", "<=", horizon)]
+        horizon = fields.Date.add(latest, days=max((max(ladder) for ladder in ladders.values()), default=0))
+        domain = [("state", "=", "active"), ("date_expiry", ">=", earliest), ("date_expiry", "<=", horizon)]
         emitted = self.env["lifecycle.event"]
         last_id = 0
         while batch := self.search([*domain, ("id", ">", last_id)], order="id", limit=batch_size):
@@ -293,7 +355,7 @@ class LifecycleDeadline(models.Model):
             due = []
             for deadline in batch:
                 offsets = sent[deadline, deadline.date_expiry]
-                days_left = (deadline.date_expiry - date_ref).days
+                days_left = (deadline.date_expiry - deadline._lifecycle_today(now)).days
                 offset = due_offset(days_left, ladders[deadline.company_id], offsets)
                 if offset is not None:
                     due.append((deadline, {"reminder_offset": offset, "payload": {"days_left": days_left}}))
@@ -321,7 +383,8 @@ class LifecycleDeadline(models.Model):
 
         Shared by the Renew button, sale order confirmation, the portal and
         the wallet. The deadline row is locked for the rest of the transaction
-        so two renewals never interleave.
+        so two renewals never interleave. ``date_ref`` is the day it is
+        renewed on (default: the customer's today).
         """
         self.ensure_one()
         if self.state not in ("active", "expired"):
@@ -345,13 +408,15 @@ class LifecycleDeadline(models.Model):
                     expiry=format_date(self.env, self.date_expiry),
                 )
             )
-        today = date_ref or fields.Date.context_today(self)
+        today = date_ref or self._lifecycle_today()
         old_expiry = self.date_expiry
         start = renewal_start(old_expiry, today, self.company_id.lifecycle_late_renewal_base)
         anchor = self.anchor_day if start == old_expiry else start.day
         new_expiry = add_duration(start, template.lifecycle_duration, template.lifecycle_duration_unit, anchor)
         currency = sale_line.currency_id if sale_line else self.currency_id
-        renewal = self.env["lifecycle.deadline.renewal"].create(
+        # sudo: renewal lines are history that only this method writes (users have no create right)
+        renewals_sudo = self.env["lifecycle.deadline.renewal"].sudo()
+        renewal = renewals_sudo.create(
             {
                 "deadline_id": self.id,
                 "date_from": old_expiry,
@@ -368,7 +433,8 @@ class LifecycleDeadline(models.Model):
             vals["amount"] = sale_line.price_subtotal
         if self.state == "expired":
             vals["state"] = "active"
-        self.with_context(lifecycle_state_change=True).write(vals)
+        with _private_transition(self, "active"):
+            self.write(vals)
         self.env["lifecycle.event"]._emit(
             "deadline_renewed",
             self,
@@ -385,47 +451,76 @@ class LifecycleDeadline(models.Model):
         )
         return renewal
 
-    def _portal_renewal_order(self):
+    def _portal_renewal_order(self, preview=False):
         """The quotation that renews this deadline from the portal: the open one, or a new one.
 
-        Priced at the customer's pricelist; confirming it (usually through its
-        online payment) renews the deadline, see ``sale.order.line``.
+        Only the portal's own quotation is reused, while it still is one: a
+        single line renewing this deadline, for this customer; never a
+        salesperson's quotation that happens to renew it too. Priced at the
+        customer's pricelist; confirming it (usually through its online
+        payment) renews the deadline, see ``sale.order.line``. With
+        ``preview``, a new one that is not saved, to price the renewal.
         """
         self.ensure_one()
-        lines = self.env["sale.order.line"].search(
-            [("lifecycle_renewed_deadline_id", "=", self.id), ("order_id.state", "in", ("draft", "sent"))],
-            order="id desc",
-        )
-        open_order = lines.order_id.filtered(lambda order: not order.is_expired)[:1]
-        if open_order:
-            return open_order
-        return self.env["sale.order"].create(
-            {
-                "partner_id": self.partner_id.id,
-                "company_id": self.company_id.id,
-                "user_id": self.user_id.id,
-                "origin": self.name,
-                "require_signature": False,
-                "require_payment": True,
-                "order_line": [
-                    Command.create(
-                        {
-                            "product_id": self.product_id.id,
-                            "product_uom_qty": self.quantity,
-                            "lifecycle_renewed_deadline_id": self.id,
-                        }
-                    )
+        orders = self.env["sale.order"]
+        if not preview:
+            open_order = orders.search(
+                [
+                    ("lifecycle_portal_renewal_deadline_id", "=", self.id),
+                    ("partner_id", "=", self.partner_id.id),
+                    ("state", "in", ("draft", "sent")),
                 ],
-            }
-        )
+                order="id desc",
+            ).filtered(
+                lambda order: (
+                    not order.is_expired
+                    and len(order.order_line) == 1
+                    and order.order_line.lifecycle_renewed_deadline_id == self
+                )
+            )[:1]
+            if open_order:
+                return open_order
+        values = {
+            "partner_id": self.partner_id.id,
+            "company_id": self.company_id.id,
+            "user_id": self.user_id.id,
+            "origin": self.name,
+            "require_signature": False,
+            "require_payment": True,
+            "lifecycle_portal_renewal_deadline_id": self.id,
+            "order_line": [
+                Command.create(
+                    {
+                        "product_id": self.product_id.id,
+                        "product_uom_qty": self.quantity,
+                        "lifecycle_renewed_deadline_id": self.id,
+                    }
+                )
+            ],
+        }
+        return orders.new(values) if preview else orders.create(values)
+
+    def _renewal_price(self):
+        """``(amount, currency)``: what renewing costs the customer, taxes included.
+
+        The total of the quotation the portal would make (their pricelist,
+        fiscal position and taxes), in its currency: what reminders and the
+        wallet quote is what the customer pays.
+        """
+        self.ensure_one()
+        # the price only: readable whatever the rights of who renders it
+        order = self.sudo().with_company(self.company_id)._portal_renewal_order(preview=True)
+        return order.amount_total, order.currency_id
 
     def _lock_for_renewal(self):
-        try:
-            self.env.cr.execute("SELECT id FROM lifecycle_deadline WHERE id = %s FOR NO KEY UPDATE NOWAIT", [self.id])
-        except LockNotAvailable as error:
-            raise UserError(
-                self.env._("This deadline is being renewed by someone else right now; try again in a moment.")
-            ) from error
+        """Hold the deadline for the rest of the transaction, or fail at once if another one holds it.
+
+        The ``LockNotAvailable`` is left to Odoo's request and RPC layer
+        (``odoo.service.model.retrying``), which rolls back and replays the
+        whole call: turned into a UserError, it would be shown from inside an
+        aborted transaction.
+        """
+        self.env.cr.execute("SELECT id FROM lifecycle_deadline WHERE id = %s FOR NO KEY UPDATE NOWAIT", [self.id])
         # another transaction may have renewed it before we got the lock
         self.invalidate_recordset(["date_expiry", "state", "anchor_day"])
 

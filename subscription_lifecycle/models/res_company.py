@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..lib.local_day import local_date
 from ..lib.reminders import DEFAULT_LADDER, parse_ladder
 
 
@@ -58,3 +59,11 @@ class ResCompany(models.Model):
     def _lifecycle_ladder(self):
         self.ensure_one()
         return parse_ladder(self.lifecycle_reminder_offsets)
+
+    def _lifecycle_local_date(self, instant, partner):
+        """The date at ``instant`` (naive UTC) on ``partner``'s calendar.
+
+        The customer's time zone counts, else this company's, else UTC: the
+        one rule for expiries, reminders, days left and sale start dates.
+        """
+        return local_date(instant, partner.tz, self.partner_id.tz)

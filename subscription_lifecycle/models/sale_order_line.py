@@ -66,11 +66,13 @@ class SaleOrderLine(models.Model):
     def _lifecycle_create_deadline(self):
         self.ensure_one()
         order = self.order_id
+        customer = order.partner_id.commercial_partner_id
         template = self.product_id.product_tmpl_id
-        start = order.date_order.date() if order.date_order else fields.Date.context_today(self)
+        # the customer's date when the order was placed (confirming dates it)
+        start = order.company_id._lifecycle_local_date(order.date_order, customer)
         deadline = self.env["lifecycle.deadline"].create(
             {
-                "partner_id": order.partner_id.commercial_partner_id.id,
+                "partner_id": customer.id,
                 "product_id": self.product_id.id,
                 "quantity": self.product_uom_qty,
                 "amount": self.price_subtotal,

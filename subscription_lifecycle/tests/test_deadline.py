@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, datetime
 
 from psycopg2.errors import UniqueViolation
 
@@ -19,7 +19,7 @@ class TestDeadlineStates(LifecycleCommon):
         deadline = self._deadline(state="draft")
         deadline.action_activate()
         self.assertEqual(deadline.state, "active")
-        deadline._cron_expire(date_ref=date(2027, 4, 1))
+        deadline._cron_expire(now=datetime(2027, 4, 1, 12, 0))
         self.assertEqual(deadline.state, "expired")
         deadline.action_close()
         self.assertEqual(deadline.state, "closed")
@@ -45,19 +45,19 @@ class TestDeadlineStates(LifecycleCommon):
                     getattr(deadline, action)()
                 self.assertEqual(deadline.state, state)
 
-    def test_state_cannot_be_written_directly(self):
+    def test_state_writes_follow_the_same_transitions_as_the_buttons(self):
         deadline = self._deadline()
-        self.assertRefused("only through its buttons", deadline.with_user(self.lc_user).write, {"state": "closed"})
+        self.assertRefused("cannot become Draft", deadline.with_user(self.lc_user).write, {"state": "draft"})
         self.assertEqual(deadline.state, "active")
 
     def test_cron_marks_past_deadlines_expired_once(self):
         past = self._deadline(expiry=date(2026, 11, 20))
         today = self._deadline(expiry=date(2026, 11, 21))
         draft = self._deadline(expiry=date(2026, 11, 1), state="draft")
-        expired = self.env["lifecycle.deadline"]._cron_expire(date_ref=date(2026, 11, 21))
+        expired = self.env["lifecycle.deadline"]._cron_expire(now=datetime(2026, 11, 21, 12, 0))
         self.assertEqual(expired, past)
         self.assertEqual((past.state, today.state, draft.state), ("expired", "active", "draft"))
-        self.assertFalse(self.env["lifecycle.deadline"]._cron_expire(date_ref=date(2026, 11, 21)))
+        self.assertFalse(self.env["lifecycle.deadline"]._cron_expire(now=datetime(2026, 11, 21, 12, 0)))
 
     def test_only_draft_or_cancelled_can_be_deleted(self):
         active = self._deadline()
@@ -140,7 +140,7 @@ class TestDeadlineRenewal(LifecycleCommon):
 
     def test_late_renewal_counts_from_today_or_old_expiry(self):
         deadline = self._deadline(product=self.monthly, expiry=date(2026, 10, 31), amount=45)
-        deadline._cron_expire(date_ref=date(2026, 11, 21))
+        deadline._cron_expire(now=datetime(2026, 11, 21, 12, 0))
         self.assertEqual(deadline.state, "expired")
         deadline._renew(date_ref=date(2026, 11, 21))
         self.assertEqual((deadline.date_expiry, deadline.state), (date(2026, 12, 21), "active"))

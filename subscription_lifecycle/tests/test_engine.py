@@ -34,8 +34,8 @@ class EngineCommon(LifecycleCommon):
         return self.Event.search([("deadline_id", "=", deadline.id), ("event_type", "=", "reminder_due")])
 
     def _day(self, days):
-        """Run the daily scheduler and the engine as they would run ``days`` after TODAY."""
-        self.env["lifecycle.deadline"]._cron_schedule(date_ref=TODAY + timedelta(days=days))
+        """Run the scheduler and the engine as they would run ``days`` after NOW."""
+        self.env["lifecycle.deadline"]._cron_schedule(now=NOW + timedelta(days=days))
         self.Run._cron_engine(now=NOW + timedelta(days=days))
 
     def _workflow(self, event_type, steps, **vals):
@@ -92,7 +92,7 @@ class TestReminderLadder(EngineCommon):
 
     def test_a_renewal_after_the_event_but_before_the_email_stops_the_run(self):
         deadline = self._deadline(expiry=TODAY + timedelta(days=14), date_start=TODAY - timedelta(days=351))
-        self.env["lifecycle.deadline"]._cron_schedule(date_ref=TODAY)
+        self.env["lifecycle.deadline"]._cron_schedule(now=NOW)
         deadline._renew(date_ref=TODAY)
         self.Run._cron_engine(now=NOW)
         run = self._reminders(deadline).run_ids
@@ -123,20 +123,20 @@ class TestReminderLadder(EngineCommon):
             for _index in range(count):
                 self._deadline(expiry=expiry, date_start=expiry - timedelta(days=365))
 
-        warm_day, small_day, big_day = (TODAY + timedelta(days=days) for days in (50, 100, 200))
-        make(1, warm_day + timedelta(days=14))
-        make(2, small_day + timedelta(days=14))
-        make(40, big_day + timedelta(days=14))
+        warm, small_at, big_at = (NOW + timedelta(days=days) for days in (50, 100, 200))
+        make(1, warm.date() + timedelta(days=14))
+        make(2, small_at.date() + timedelta(days=14))
+        make(40, big_at.date() + timedelta(days=14))
         deadlines = self.env["lifecycle.deadline"]
-        deadlines._emit_due_reminders(date_ref=warm_day)  # warm the caches
+        deadlines._emit_due_reminders(now=warm)  # warm the caches
         self.env.invalidate_all()
         count = self.cr.sql_log_count
-        small = deadlines._emit_due_reminders(date_ref=small_day)
+        small = deadlines._emit_due_reminders(now=small_at)
         self.env.flush_all()
         small_queries = self.cr.sql_log_count - count
         self.env.invalidate_all()
         with self.assertQueryCount(small_queries):
-            big = deadlines._emit_due_reminders(date_ref=big_day)
+            big = deadlines._emit_due_reminders(now=big_at)
         self.assertEqual((len(small), len(big)), (2, 40))
 
 

@@ -79,6 +79,13 @@ class TestPortal(LifecycleCommon, HttpCase):
         self.company.lifecycle_renewal_window = 120
         self.assertIn("o_lifecycle_renew", self.url_open(f"/my/deadlines/{self.later.id}").text)
 
+    def test_the_detail_page_quotes_what_renewing_costs_with_tax(self):
+        self.soon.product_id.taxes_id = self.env["account.tax"].create({"name": "VAT 21%", "amount": 21.0})
+        self.authenticate("azure_portal", "azure_portal")
+        page = self.url_open(f"/my/deadlines/{self.soon.id}")
+        # 3 x 120.00 at the customer's pricelist, plus 21%
+        self.assertRegex(page.text, r"(?s)o_lifecycle_next_price.*?435\.60.*?taxes included")
+
     def test_nothing_leaks_to_other_customers_wrong_tokens_or_visitors(self):
         token = self.soon._portal_ensure_token()
         rival_token = self.rival_deadline._portal_ensure_token()
@@ -168,7 +175,8 @@ class TestPortal(LifecycleCommon, HttpCase):
 
     def test_drafts_and_internal_notes_stay_internal(self):
         draft = self._make(self.customer, "Draft offer", date.today() + timedelta(days=20))
-        draft.with_context(lifecycle_state_change=True).write({"state": "draft"})
+        draft.action_cancel()
+        draft.action_draft()
         self.soon.note = "Internal: max discount 20%"
         deadlines = self.env["lifecycle.deadline"].with_user(self.portal_user)
         self.assertNotIn(draft, deadlines.search([]))

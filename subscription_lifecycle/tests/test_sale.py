@@ -1,5 +1,7 @@
 from datetime import date, datetime
 
+from freezegun import freeze_time
+
 from odoo.tests import new_test_user, tagged
 
 from .common import LifecycleCommon
@@ -27,7 +29,8 @@ class TestSale(LifecycleCommon):
 
     def test_confirming_an_order_creates_active_deadlines(self):
         order = self._order([(self.yearly, 25, 80.0, {}), (self.chair, 2, 50.0, {})])
-        order.action_confirm()
+        with freeze_time(order.date_order):  # confirming dates the order: now
+            order.action_confirm()
         deadline = order.order_line.lifecycle_created_deadline_id
         self.assertEqual(len(deadline), 1, "only the deadline product creates a deadline")
         self.assertEqual(deadline.partner_id, self.customer, "the deadline belongs to the commercial entity")
