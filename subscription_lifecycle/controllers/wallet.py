@@ -33,9 +33,11 @@ class LifecycleWalletPortal(PaymentPortal):
         _ = request.env._
         try:
             value = float(amount)
+            if not math.isfinite(value):  # "inf", "-infinity", "nan"
+                raise ValueError(amount)
         except (TypeError, ValueError) as error:
             raise BadRequest(_("Enter the amount to add as a number, like 50 or 49.90.")) from error
-        if math.isnan(value) or float_compare(value, 0.0, precision_rounding=currency.rounding) <= 0:
+        if float_compare(value, 0.0, precision_rounding=currency.rounding) <= 0:
             raise BadRequest(_("Enter an amount greater than zero."))
         value = currency.round(value)
         if float_is_zero(value, precision_rounding=currency.rounding):
@@ -52,15 +54,16 @@ class LifecycleWalletPortal(PaymentPortal):
         return self._render_wallet(page=page)
 
     def _render_wallet(self, page=1, error=None, status=200, back_url=None):
+        # sudo with the ownership filter: an employee without Lifecycle rights
+        # is a customer of the portal too and sees their own wallet
         partner, company, currency = self._wallet_scope()
         wallet = request.env["lifecycle.wallet"]._for_partner(partner, company, currency, create=False)
-        ledger = request.env["lifecycle.wallet.transaction"]
+        ledger = request.env["lifecycle.wallet.transaction"].sudo()
         domain = [("wallet_id", "=", wallet.id), ("partner_id", "=", partner.id)]
         pager = portal_pager(
             url="/my/wallet", total=ledger.search_count(domain) if wallet else 0, page=page, step=self._items_per_page
         )
         lines = ledger.search(domain, limit=self._items_per_page, offset=pager["offset"]) if wallet else ledger
-        # sudo with the ownership filter: internal users may lack Lifecycle rights
         next_renewal = (
             request.env["lifecycle.deadline"]
             .sudo()
@@ -75,6 +78,8 @@ class LifecycleWalletPortal(PaymentPortal):
                 limit=1,
             )
         )
+        # what the renewal order will cost, taxes included, if the wallet can pay it
+        renewal_price, renewal_currency = next_renewal._renewal_price() if next_renewal else (0.0, currency)
         values = self._prepare_portal_layout_values()
         values.update(
             {
@@ -82,9 +87,10 @@ class LifecycleWalletPortal(PaymentPortal):
                 "wallet": wallet,
                 "balance": wallet.balance,
                 "currency": currency,
-                "lines": lines.sudo(),
+                "lines": lines,
                 "pager": pager,
-                "next_renewal": next_renewal,
+                "next_renewal": next_renewal if renewal_currency == currency else next_renewal.browse(),
+                "renewal_price": renewal_price,
                 "max_deposit": company.lifecycle_wallet_max_deposit,
                 "error": error,
                 "back_url": back_url,
@@ -94,8 +100,12 @@ class LifecycleWalletPortal(PaymentPortal):
 
     @http.route("/my/wallet/add", type="http", methods=["GET"], auth="user", website=True)
     def portal_wallet_add(self, amount=None, **kw):
-        """Odoo's payment form for a top-up of ``amount`` in the wallet's currency."""
-        partner, company, currency = self._wallet_scope()
+        """Odoo's payment form for a top-up of ``amount`` in the wallet's currency.
+
+        Showing the form changes nothing: the wallet is opened with the first
+        transaction (``portal_wallet_transaction``).
+        """
+        _partner, company, currency = self._wallet_scope()
         try:
             if kw.get("currency_id") and str(kw["currency_id"]) != str(currency.id):
                 raise BadRequest(request.env._("Your wallet is kept in %(currency)s.", currency=currency.name))
@@ -103,7 +113,6 @@ class LifecycleWalletPortal(PaymentPortal):
         except BadRequest as error:
             # the wallet page again, with the reason and a 400
             return self._render_wallet(error=error.description, status=400)
-        wallet = request.env["lifecycle.wallet"]._for_partner(partner, company, currency)
         payer = request.env.user.partner_id
         return self.payment_pay(
             reference="WALLET",
@@ -112,33 +121,29 @@ class LifecycleWalletPortal(PaymentPortal):
             partner_id=payer.id,
             company_id=company.id,
             access_token=payment_utils.generate_access_token(payer.id, value, currency.id),
-            lifecycle_wallet_id=wallet.id,
+            lifecycle_top_up=True,
         )
 
-    def _get_extra_payment_form_values(self, lifecycle_wallet_id=None, **kwargs):
+    def _get_extra_payment_form_values(self, lifecycle_top_up=False, **kwargs):
         values = super()._get_extra_payment_form_values(**kwargs)
-        if lifecycle_wallet_id:
-            values.update(
-                transaction_route=f"/my/wallet/transaction/{lifecycle_wallet_id}",
-                landing_route="/my/wallet",
-            )
+        if lifecycle_top_up:
+            values.update(transaction_route="/my/wallet/transaction", landing_route="/my/wallet")
         return values
 
-    @http.route("/my/wallet/transaction/<int:wallet_id>", type="jsonrpc", auth="user")
-    def portal_wallet_transaction(self, wallet_id, access_token, amount=None, **kwargs):
-        partner, company, _currency = self._wallet_scope()
-        wallet = request.env["lifecycle.wallet"].sudo().browse(wallet_id).exists()
-        if not wallet or wallet.partner_id != partner or wallet.company_id != company:
-            raise NotFound()  # a deposit goes to one's own wallet only
+    @http.route("/my/wallet/transaction", type="jsonrpc", auth="user")
+    def portal_wallet_transaction(self, access_token, amount=None, **kwargs):
+        """A top-up of one's own wallet, opened here on first use."""
+        partner, company, currency = self._wallet_scope()
         payer = request.env.user.partner_id
-        value = self._parse_top_up(amount, wallet.currency_id, company)
-        if not payment_utils.check_access_token(access_token, payer.id, value, wallet.currency_id.id):
+        value = self._parse_top_up(amount, currency, company)
+        if not payment_utils.check_access_token(access_token, payer.id, value, currency.id):
             raise Forbidden()
         self._validate_transaction_kwargs(kwargs)
         kwargs.pop("is_validation", None)  # a top-up is a payment, never a card check
+        wallet = request.env["lifecycle.wallet"]._for_partner(partner, company, currency)
         tx_sudo = self._create_transaction(
             amount=value,
-            currency_id=wallet.currency_id.id,
+            currency_id=currency.id,
             partner_id=payer.id,
             reference_prefix="WALLET",
             custom_create_values={"lifecycle_wallet_id": wallet.id},

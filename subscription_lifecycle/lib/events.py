@@ -13,6 +13,7 @@ EVENT_CATALOG = (
     ("reminder_due", "Renewal reminder due", "lifecycle.deadline"),
     ("payment_received", "Payment received", "res.partner"),
     ("payment_failed", "Payment failed", "res.partner"),
+    ("payment_refunded", "Payment refunded", "res.partner"),
 )
 EVENT_SELECTION = [(name, label) for name, label, _model in EVENT_CATALOG]
 EVENT_MODEL = {name: model for name, _label, model in EVENT_CATALOG}

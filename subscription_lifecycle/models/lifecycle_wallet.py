@@ -67,7 +67,8 @@ class LifecycleWallet(models.Model):
         """Append a ledger line of ``amount`` (signed) and move the balance; return the line.
 
         Refuses, writing nothing, an amount of zero, a sign that does not fit
-        ``kind`` and a debit larger than the balance.
+        ``kind`` and a debit larger than the balance (less the refunds under
+        way, see ``_check_covers``).
         """
         self.ensure_one()
         currency = self.currency_id
@@ -75,21 +76,11 @@ class LifecycleWallet(models.Model):
             raise UserError(self.env._("A wallet movement needs an amount."))
         if (kind in CREDIT_KINDS and amount < 0) or (kind in DEBIT_KINDS and amount > 0):
             raise UserError(self.env._("This kind of wallet movement cannot have that sign."))
-        # Serialise every movement of this wallet: a second debit waits here and
-        # then sees the balance the first one left.
-        self.flush_recordset(["balance"])
-        self.env.cr.execute(SQL("SELECT balance FROM lifecycle_wallet WHERE id = %s FOR UPDATE", self.id))
-        balance = self.env.cr.fetchone()[0]
+        balance = self._lock_balance()
+        if amount < 0:
+            # what refunds under way will take out cannot be spent; a withdrawal is such a refund, done
+            self._check_covers(-amount, balance if kind == "withdrawal" else balance - self._refunding())
         new_balance = currency.round(balance + amount)
-        if float_compare(new_balance, 0.0, precision_rounding=currency.rounding) < 0:
-            raise UserError(
-                self.env._(
-                    "The balance (%(balance)s) does not cover %(amount)s: %(missing)s is missing.",
-                    balance=format_amount(self.env, balance, currency),
-                    amount=format_amount(self.env, -amount, currency),
-                    missing=format_amount(self.env, -new_balance, currency),
-                )
-            )
         line = (
             self.env["lifecycle.wallet.transaction"]
             .sudo()
@@ -97,6 +88,47 @@ class LifecycleWallet(models.Model):
         )
         self.sudo().with_context(lifecycle_wallet_posting=True).write({"balance": new_balance})
         return line
+
+    def _lock_balance(self):
+        """Lock this wallet until the end of the transaction and return its balance.
+
+        Serialises every movement of the wallet: a second debit waits here and
+        then sees the balance the first one left.
+        """
+        self.ensure_one()
+        self.flush_recordset(["balance"])
+        self.env.cr.execute(SQL("SELECT balance FROM lifecycle_wallet WHERE id = %s FOR UPDATE", self.id))
+        return self.env.cr.fetchone()[0]
+
+    def _refunding(self):
+        """What the refunds of this wallet's top-ups asked but not done yet will take out."""
+        self.ensure_one()
+        refunds = (
+            self.env["payment.transaction"]
+            .sudo()
+            .search(
+                [
+                    ("lifecycle_wallet_id", "=", self.id),
+                    ("operation", "=", "refund"),
+                    ("state", "in", ("draft", "pending", "authorized")),
+                ]
+            )
+        )
+        return -sum(refunds.mapped("amount"))  # refund amounts are negative
+
+    def _check_covers(self, amount, available):
+        """Refuse taking ``amount`` out of ``available``, saying what is missing."""
+        self.ensure_one()
+        currency = self.currency_id
+        if float_compare(amount, available, precision_rounding=currency.rounding) > 0:
+            raise UserError(
+                self.env._(
+                    "The balance (%(balance)s) does not cover %(amount)s: %(missing)s is missing.",
+                    balance=format_amount(self.env, available, currency),
+                    amount=format_amount(self.env, amount, currency),
+                    missing=format_amount(self.env, amount - available, currency),
+                )
+            )
 
     def _check_ledger(self):
         """Wallets whose balance is not the sum of their ledger lines (should be none)."""

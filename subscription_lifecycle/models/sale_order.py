@@ -1,13 +1,41 @@
-from odoo import models
+from odoo import fields, models
 from odoo.exceptions import UserError
+from odoo.tools import format_amount
 
 
 class SaleOrder(models.Model):
     _inherit = "sale.order"
 
+    lifecycle_portal_renewal_deadline_id = fields.Many2one(
+        "lifecycle.deadline",
+        string="Portal renewal of",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="The deadline the customer asked to renew from the portal with this quotation.",
+    )
+
     def _action_confirm(self):
         result = super()._action_confirm()
         self.order_line._lifecycle_apply_deadlines()
+        return result
+
+    def _action_cancel(self):
+        """A cancelled order gives back what it took from wallets, once."""
+        result = super()._action_cancel()
+        for order, wallet, amount in self._lifecycle_wallet_paid():
+            wallet._post(
+                "refund",
+                amount,
+                sale_order_id=order.id,
+                reason=self.env._("Cancellation of %(order)s", order=order.name),
+            )
+            order.message_post(
+                body=self.env._(
+                    "%(amount)s given back to the customer's wallet balance.",
+                    amount=format_amount(self.env, amount, wallet.currency_id),
+                )
+            )
         return result
 
     def _lifecycle_wallet(self):
@@ -17,19 +45,41 @@ class SaleOrder(models.Model):
             self.partner_id, self.company_id, self.currency_id, create=False
         )
 
+    def _lifecycle_wallet_paid(self):
+        """``[(order, wallet, amount), ...]``: what these orders took from wallets and did not give back."""
+        groups = (
+            self.env["lifecycle.wallet.transaction"]
+            .sudo()
+            ._read_group([("sale_order_id", "in", self.ids)], ["sale_order_id", "wallet_id"], ["amount:sum"])
+        )
+        return [
+            (order, wallet, -total)
+            for order, wallet, total in groups
+            if wallet.currency_id.compare_amounts(total, 0.0) < 0
+        ]
+
     def _lifecycle_pay_with_wallet(self):
-        """Pay the whole order from the customer's balance and confirm it, in one transaction.
+        """Pay the whole order from the customer's balance and confirm it: both or neither.
 
         Confirming renews the deadlines its lines name. Any failure (a balance
-        that does not cover the total, an order already paid) rolls it all back.
+        that does not cover the total, a refused confirmation) undoes the
+        debit too, even for a caller that catches the error and goes on.
         """
         self.ensure_one()
+        if self.transaction_ids.filtered(lambda tx: tx.state in ("pending", "authorized")):
+            # the payment under way would settle later: the customer would pay twice
+            raise UserError(
+                self.env._("A payment of this order is already under way; wait until your bank settles it.")
+            )
         if not self._has_to_be_paid():
             raise UserError(self.env._("This order has nothing left to pay."))
+        if self._lifecycle_wallet_paid():
+            raise UserError(self.env._("This order was already paid from the balance."))
         wallet = self._lifecycle_wallet()
         if not wallet:
             raise UserError(self.env._("There is no balance to pay this order with."))
-        line = wallet._post("payment", -self.amount_total, sale_order_id=self.id, reason=self.name)
-        self.action_confirm()
+        with self.env.cr.savepoint():
+            line = wallet._post("payment", -self.amount_total, sale_order_id=self.id, reason=self.name)
+            self.action_confirm()
         self.message_post(body=self.env._("Paid from the customer's wallet balance."))
         return line
