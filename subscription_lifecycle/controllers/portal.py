@@ -20,16 +20,21 @@ class LifecyclePortal(CustomerPortal):
     def _prepare_home_portal_values(self, counters):
         values = super()._prepare_home_portal_values(counters)
         if "deadline_count" in counters:
-            deadlines = request.env["lifecycle.deadline"]
-            values["deadline_count"] = (
-                deadlines.search_count(self._deadline_domain()) if deadlines.has_access("read") else 0
-            )
+            values["deadline_count"] = request.env["lifecycle.deadline"].sudo().search_count(self._deadline_domain())
         return values
 
     def _deadline_domain(self):
-        """The ownership filter, on top of the record rules."""
+        """The ownership filter: what the portal record rules give a customer.
+
+        The portal reads deadlines in sudo with it, never without: an employee
+        without Lifecycle rights is a customer too, and sees their own.
+        """
         partner = request.env.user.partner_id
-        return [("commercial_partner_id", "=", partner.commercial_partner_id.id), ("state", "in", PORTAL_STATES)]
+        return [
+            ("commercial_partner_id", "=", partner.commercial_partner_id.id),
+            ("state", "in", PORTAL_STATES),
+            ("company_id", "in", request.env.companies.ids),
+        ]
 
     def _deadline_searchbar(self):
         _ = request.env._
@@ -52,7 +57,7 @@ class LifecyclePortal(CustomerPortal):
         if search:
             # the deadline's name starts with its service: no product access needed
             domain.append(("name", "ilike", search))
-        deadlines = request.env["lifecycle.deadline"]
+        deadlines = request.env["lifecycle.deadline"].sudo()  # with the ownership filter
         pager = portal_pager(
             url="/my/deadlines",
             url_args={"sortby": sortby, "groupby": groupby, "search": search, "search_in": search_in},
@@ -63,9 +68,8 @@ class LifecyclePortal(CustomerPortal):
         order = sortings[sortby]["order"]
         if groupby == "state":
             order = f"state, {order}"
-        # read as the customer (record rules and ownership filter), render in sudo
-        found = deadlines.search(domain, order=order, limit=self._items_per_page, offset=pager["offset"]).sudo()
-        groups = [deadlines.sudo().concat(*group) for _state, group in groupbyelem(found, itemgetter("state"))]
+        found = deadlines.search(domain, order=order, limit=self._items_per_page, offset=pager["offset"])
+        groups = [deadlines.concat(*group) for _state, group in groupbyelem(found, itemgetter("state"))]
         values = self._prepare_portal_layout_values()
         values.update(
             {
@@ -87,6 +91,14 @@ class LifecyclePortal(CustomerPortal):
         return request.render("subscription_lifecycle.portal_my_deadlines", values)
 
     def _deadline_or_404(self, deadline_id, access_token):
+        """The deadline in sudo for its owner, staff who may read it or the holder of its token; else 404."""
+        if not request.env.user._is_public():
+            # one's own, even as an employee without Lifecycle rights
+            own_sudo = (
+                request.env["lifecycle.deadline"].sudo().search([("id", "=", deadline_id), *self._deadline_domain()])
+            )
+            if own_sudo:
+                return own_sudo
         try:
             deadline_sudo = self._document_check_access("lifecycle.deadline", deadline_id, access_token)
         except (AccessError, MissingError) as error:

@@ -77,6 +77,20 @@ class LifecycleWorkflow(models.Model):
                     )
                 ) from error
 
+    @api.constrains("event_type")
+    def _check_steps(self):
+        """Another trigger may mean another model: the steps must still fit it."""
+        self.step_ids._check_settings()
+
+    def write(self, vals):
+        result = super().write(vals)
+        if {"domain", "event_type", "company_id"} & vals.keys():
+            # The steps now reach other records: whoever chose them answers for
+            # them (an update step writes with its author's rights), and they
+            # are checked again with that author.
+            self.step_ids.write({})
+        return result
+
     @api.constrains("event_type", "reminder_offset", "company_id")
     def _check_reminder_offset(self):
         for workflow in self.filtered(lambda workflow: workflow.event_type == "reminder_due"):

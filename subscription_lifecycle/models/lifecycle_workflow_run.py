@@ -3,7 +3,7 @@ import logging
 from psycopg2 import IntegrityError
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from .lifecycle_workflow_step import STOP, WAIT
@@ -12,7 +12,12 @@ _logger = logging.getLogger(__name__)
 
 
 class LifecycleWorkflowRun(models.Model):
-    """One workflow answering one event: where it is, and what it did."""
+    """One workflow answering one event: where it is, and what it did.
+
+    Runs, their logs and events are read-only to every user (access rights):
+    the engine writes them in sudo, and staff steer a run only through
+    ``action_cancel`` and ``action_retry``, checked here whatever the context.
+    """
 
     _name = "lifecycle.workflow.run"
     _description = "Workflow run"
@@ -52,17 +57,27 @@ class LifecycleWorkflowRun(models.Model):
     # Staff actions
     # ------------------------------------------------------------------
     def action_cancel(self):
+        self._check_staff_action()
         if any(run.state not in ("running", "waiting") for run in self):
             raise UserError(self.env._("Only running or waiting runs can be cancelled."))
-        self._log("stop", self.env._("Cancelled by %(user)s.", user=self.env.user.name))
-        self.write({"state": "stopped", "resume_at": False})
+        runs = self.sudo()  # checked above: the only way staff stop a run
+        runs._log("stop", self.env._("Cancelled by %(user)s.", user=self.env.user.name))
+        runs.write({"state": "stopped", "resume_at": False})
 
     def action_retry(self):
+        self._check_staff_action()
         if any(run.state != "failed" for run in self):
             raise UserError(self.env._("Only failed runs can be retried."))
-        self._log("info", self.env._("Retried by %(user)s.", user=self.env.user.name))
-        self.write({"state": "running", "resume_at": fields.Datetime.now()})
+        runs = self.sudo()  # checked above: only a failed run goes again, from its failed step
+        runs._log("info", self.env._("Retried by %(user)s.", user=self.env.user.name))
+        runs.write({"state": "running", "resume_at": fields.Datetime.now()})
         self.env.ref("subscription_lifecycle.ir_cron_lifecycle_engine")._trigger()
+
+    def _check_staff_action(self):
+        """Cancel and retry are for Lifecycle staff, on the runs their companies let them see."""
+        if not (self.env.su or self.env.user.has_group("subscription_lifecycle.group_lifecycle_user")):
+            raise AccessError(self.env._("Only Lifecycle users can cancel or retry a workflow run."))
+        self.check_access("read")
 
     def _log(self, outcome, message, step=None):
         self.env["lifecycle.workflow.run.log"].create(
@@ -85,17 +100,18 @@ class LifecycleWorkflowRun(models.Model):
         """
         now = now or fields.Datetime.now()
         in_cron = bool(self.env.context.get("cron_id"))
-        while events := self._claim("lifecycle_event", SQL("state = 'pending'"), batch_size):
-            self.env["lifecycle.event"].browse(events)._match_workflows(now)
+        engine = self.sudo()  # the only writer of events, runs and logs, whoever the cron's user is
+        while events := engine._claim("lifecycle_event", SQL("state = 'pending'"), batch_size):
+            engine.env["lifecycle.event"].browse(events)._match_workflows(now)
             if in_cron:
                 self.env["ir.cron"]._commit_progress(len(events))
-        while runs := self._claim(
+        while runs := engine._claim(
             "lifecycle_workflow_run", SQL("state IN ('running', 'waiting') AND resume_at <= %s", now), batch_size
         ):
-            self.browse(runs)._execute_all(now)
+            engine.browse(runs)._execute_all(now)
             if in_cron:
                 self.env["ir.cron"]._commit_progress(len(runs))
-        self._schedule_wake_up(now)
+        engine._schedule_wake_up(now)
 
     def _claim(self, table, condition, limit):
         self.env.flush_all()

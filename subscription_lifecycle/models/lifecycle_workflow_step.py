@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.fields import Domain
 from odoo.tools.safe_eval import safe_eval
 
@@ -9,6 +9,21 @@ from odoo.tools.safe_eval import safe_eval
 # ``(outcome, message, resume_at)`` with outcome ``next`` (go on with the next
 # step), ``wait`` (resume the run at ``resume_at``) or ``stop`` (end the run).
 NEXT, WAIT, STOP = "next", "wait", "stop"
+
+# The field types an update step sets from its text value: plain values, no
+# relation (so never a record of another company, nor the company itself).
+UPDATE_TYPES = ("char", "text", "boolean", "integer", "float", "selection", "date")
+# Fields an update step never sets, even when its author may set them by hand:
+# a step writes one constant on every record of its segment, unattended, for
+# as long as the workflow is on.
+# - state: a deadline changes status through its guarded transitions only
+#   (the cancel step);
+# - active: archiving hides customers and deadlines from the rest of Odoo;
+# - email: where password resets, portal invitations and every message to the
+#   customer go: one address for a whole segment hands their accounts and
+#   their mail to whoever reads it;
+# - access_token, signup_type: the portal link and signup credentials.
+PROTECTED_FIELDS = frozenset({"state", "active", "email", "access_token", "signup_type"})
 
 
 class LifecycleWorkflowStep(models.Model):
@@ -56,11 +71,18 @@ class LifecycleWorkflowStep(models.Model):
     update_field_id = fields.Many2one(
         "ir.model.fields",
         string="Field to update",
-        domain="[('model', '=', model_name), ('store', '=', True), ('readonly', '=', False),"
-        " ('ttype', 'in', ('char', 'text', 'boolean', 'integer', 'float', 'selection', 'date'))]",
+        domain=f"[('model', '=', model_name), ('store', '=', True), ('readonly', '=', False),"
+        f" ('ttype', 'in', {UPDATE_TYPES!r}), ('name', 'not in', {tuple(sorted(PROTECTED_FIELDS))!r})]",
         ondelete="cascade",
     )
     update_value = fields.Char(string="New value")
+    author_id = fields.Many2one(
+        "res.users",
+        string="Saved by",
+        readonly=True,
+        copy=False,
+        help="Whoever saved the step last: an update step writes with this user's rights.",
+    )
     wait_amount = fields.Integer(string="Wait", default=1)
     wait_unit = fields.Selection([("hours", "Hours"), ("days", "Days")], default="days")
     condition_domain = fields.Char(
@@ -83,7 +105,23 @@ class LifecycleWorkflowStep(models.Model):
                 detail = f"{step.wait_amount} {units.get(step.wait_unit, '')}"
             step.name = f"{labels.get(step.step_type, '')}: {detail}" if detail else labels.get(step.step_type, "")
 
-    @api.constrains("step_type", "mail_template_id", "activity_type_id", "update_field_id", "wait_amount")
+    @api.model_create_multi
+    def create(self, vals_list):
+        return super().create([{**vals, "author_id": self.env.uid} for vals in vals_list])
+
+    def write(self, vals):
+        # whoever saves the step becomes its author, whatever the values say
+        return super().write({**vals, "author_id": self.env.uid})
+
+    @api.constrains(
+        "step_type",
+        "mail_template_id",
+        "activity_type_id",
+        "update_field_id",
+        "update_value",
+        "wait_amount",
+        "author_id",
+    )
     def _check_settings(self):
         for step in self:
             missing = {
@@ -110,14 +148,46 @@ class LifecycleWorkflowStep(models.Model):
                     )
                 )
             if step.step_type == "update":
-                step._check_update_value()
+                step._check_update(step.author_id)
             if step.step_type == "condition":
                 step._condition()
 
-    def _check_update_value(self):
+    def _check_update(self, author):
+        """Refuse an update this step may not make as ``author``, saying why.
+
+        Checked when the step is saved and again before each write: the field
+        must be a plain, writable field of the workflow's own model, not in
+        PROTECTED_FIELDS, and one its author may write today (access rights
+        and field groups; the record rules apply when the step writes).
+        """
         if self.update_field_id.name == "state":
             raise ValidationError(self.env._("A workflow changes a deadline's status with the cancel step only."))
-        field = self.env[self.model_name]._fields[self.update_field_id.name]
+        model = self.env[self.model_name]
+        description = self.env["ir.model"]._get(self.model_name).name
+        field = model._fields.get(self.update_field_id.name) if self.update_field_id.model == self.model_name else None
+        if (
+            field is None
+            or field.type not in UPDATE_TYPES
+            or not field.store
+            or field.readonly
+            or field.name in PROTECTED_FIELDS
+        ):
+            raise ValidationError(
+                self.env._(
+                    "A workflow cannot change %(field)s: choose a text, number, date or choice field of %(model)s.",
+                    field=self.update_field_id.field_description,
+                    model=description,
+                )
+            )
+        if not author:  # its user was deleted, or it was saved before steps had authors
+            raise ValidationError(
+                self.env._(
+                    "Nobody answers for the step %(step)s: save it again to give it your rights.", step=self.name
+                )
+            )
+        as_author = model.with_user(author)
+        if not (as_author.has_access("write") and as_author._has_field_access(field, "write")):
+            raise ValidationError(self._update_refused(author, description))
         try:
             value = self._typed_value(field)
             if field.type == "date" and value:
@@ -166,10 +236,24 @@ class LifecycleWorkflowStep(models.Model):
         )
         return NEXT, self.env._("Activity scheduled for %(user)s.", user=activity.user_id.name), None
 
+    def _update_refused(self, author, target):
+        return self.env._(
+            "%(user)s may not change %(field)s of %(target)s, so neither may a workflow step they saved.",
+            user=author.name,
+            field=self.update_field_id.field_description,
+            target=target,
+        )
+
     def _run_update(self, run, record, now):
+        """Write as the step's author: their rights, record rules and field groups apply."""
+        author = self.author_id
+        self._check_update(author)
         field = record._fields[self.update_field_id.name]
         value = self._typed_value(field)
-        record.write({field.name: value})
+        try:
+            record.with_user(author).write({field.name: value})
+        except AccessError as error:
+            raise ValidationError(self._update_refused(author, record.display_name)) from error
         return (
             NEXT,
             self.env._("%(field)s set to %(value)s.", field=self.update_field_id.field_description, value=value),
@@ -202,7 +286,12 @@ class LifecycleWorkflowStep(models.Model):
 
     def _run_wallet_credit(self, run, record, now):
         partner = record.partner_id if record._name == "lifecycle.deadline" else record
-        company = record.company_id or self.env.company
+        # The event's company decides: the deadline's, the paid transaction's,
+        # the one the customer registered with. An event without one (a
+        # customer shared by every company was archived) credits in the
+        # workflow's company, else in the company the engine runs in (the
+        # main company of a single-company database).
+        company = run.event_id.company_id or self.workflow_id.company_id or self.env.company
         wallet = self.env["lifecycle.wallet"]._for_partner(partner, company, company.currency_id)
         line = wallet._post(
             "bonus",

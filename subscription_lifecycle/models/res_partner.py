@@ -14,13 +14,25 @@ class ResPartner(models.Model):
     lifecycle_summary_html = fields.Html(
         string="Deadline capital", compute="_compute_lifecycle_deadline_stats", sanitize=False
     )
-    lifecycle_wallet_ids = fields.One2many("lifecycle.wallet", "partner_id", string="Wallets", readonly=True)
+    # A customer's money is for Lifecycle staff, not for every employee.
+    lifecycle_wallet_ids = fields.One2many(
+        "lifecycle.wallet",
+        "partner_id",
+        string="Wallets",
+        readonly=True,
+        groups="subscription_lifecycle.group_lifecycle_user",
+    )
     lifecycle_wallet_balance = fields.Monetary(
         string="Wallet balance",
         compute="_compute_lifecycle_wallet_balance",
         currency_field="lifecycle_wallet_currency_id",
+        groups="subscription_lifecycle.group_lifecycle_user",
     )
-    lifecycle_wallet_currency_id = fields.Many2one("res.currency", compute="_compute_lifecycle_wallet_balance")
+    lifecycle_wallet_currency_id = fields.Many2one(
+        "res.currency",
+        compute="_compute_lifecycle_wallet_balance",
+        groups="subscription_lifecycle.group_lifecycle_user",
+    )
     lifecycle_callback_date = fields.Date(
         string="Callback date",
         readonly=True,
