@@ -10,3 +10,9 @@ from . import test_engine
 from . import test_portal
 from . import test_wallet
 from . import test_ui
+from . import test_trust_money
+from . import test_trust_time
+from . import test_trust_rights
+from . import test_route_sweep
+from . import test_local_day
+from . import test_migration
