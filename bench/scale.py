@@ -1,0 +1,110 @@
+"""The daily scheduler on a large book: its first day and an ordinary day, in seconds and queries.
+
+    python3 bench/scale.py DATABASE [--count 1000000]
+
+Generates ``--count`` active deadlines (default 1,000,000) for as many
+customers, with expiries spread evenly over the next year, by bulk SQL (the ORM
+would take hours), then times the scheduler (expiry + due reminders) on its
+first day (no reminder sent yet: every deadline within the ladder's reach is
+due once) and on the ordinary day after it. Runs are rolled back: the
+generated book stays for the next run, which reuses it when the count matches.
+"""
+
+from datetime import timedelta
+
+import common
+
+TAG = "bench-scale"
+
+
+def generate(env, count):
+    """Bulk-insert ``count`` customers and their deadlines unless this book already exists."""
+    cr = env.cr
+    cr.execute(
+        "SELECT COUNT(*) FROM lifecycle_deadline d JOIN res_partner p ON p.id = d.partner_id WHERE p.ref = %s", [TAG]
+    )
+    if cr.fetchone()[0] == count:
+        return
+    common.dev.step(f"generating {count} customers and deadlines (bulk SQL)")
+    product = env["product.product"].create(
+        {
+            "name": "Bench yearly service",
+            "type": "service",
+            "list_price": 100.0,
+            "lifecycle_is_deadline": True,
+            "lifecycle_duration": 1,
+            "lifecycle_duration_unit": "year",
+        }
+    )
+    company = env.company
+    env.flush_all()
+    cr.execute(
+        """
+        INSERT INTO res_partner (name, ref, email, active, type, is_company, company_id, lang, autopost_bills,
+                                 create_uid, write_uid, create_date, write_date)
+        SELECT 'Bench customer ' || n, %(tag)s, 'bench-' || n || '@example.com', TRUE, 'contact', TRUE, NULL,
+               'en_US', 'ask', 1, 1, now(), now()
+          FROM generate_series(1, %(count)s) AS n
+        """,
+        {"tag": TAG, "count": count},
+    )
+    cr.execute("UPDATE res_partner SET commercial_partner_id = id, complete_name = name WHERE ref = %s", [TAG])
+    cr.execute(
+        """
+        INSERT INTO lifecycle_deadline (name, partner_id, commercial_partner_id, product_id, quantity, currency_id,
+                                        amount, date_start, date_expiry, anchor_day, reminder_date, user_id,
+                                        company_id, state, create_uid, write_uid, create_date, write_date)
+        SELECT 'Bench yearly service — ' || p.name, p.id, p.id, %(product)s, 1, %(currency)s, 100,
+               expiry - 365, expiry, EXTRACT(DAY FROM expiry - 365), expiry - %(first_rung)s, 1, %(company)s,
+               'active', 1, 1, now(), now()
+          FROM (SELECT id, name, CURRENT_DATE + (row_number() OVER (ORDER BY id) %% 365)::int AS expiry
+                  FROM res_partner WHERE ref = %(tag)s) AS p
+        """,
+        {
+            "product": product.id,
+            "currency": company.currency_id.id,
+            "company": company.id,
+            "tag": TAG,
+            "first_rung": max(company._lifecycle_ladder()),
+        },
+    )
+    cr.execute("ANALYZE lifecycle_deadline")
+    cr.execute("ANALYZE lifecycle_event")
+
+
+def timed_day(registry, day_offset, first_day_done=False):
+    """Seconds and queries of the scheduler ``day_offset`` days from now (rolled back)."""
+    from odoo import fields  # noqa: PLC0415
+
+    with common.environment(registry) as env:
+        now = fields.Datetime.now()
+        if first_day_done:
+            # the first day as it would have been committed, without timing it
+            env["lifecycle.deadline"]._cron_schedule(now=now + timedelta(days=day_offset - 1))
+            env.flush_all()
+        events = env["lifecycle.event"].search_count([])
+        with common.Stopwatch(env.cr) as watch:
+            env["lifecycle.deadline"]._cron_schedule(now=now + timedelta(days=day_offset))
+            env.flush_all()
+        emitted = env["lifecycle.event"].search_count([]) - events
+        env.cr.rollback()
+    return watch, emitted
+
+
+def main():
+    arguments = common.parser(__doc__.splitlines()[0])
+    arguments.add_argument("--count", type=int, default=1_000_000, help="deadlines in the book (default 1,000,000)")
+    args = arguments.parse_args()
+    registry = common.registry(args.database)
+    with common.environment(registry) as env:
+        generate(env, args.count)
+    print(f"{args.count} active deadlines, expiries spread over a year, database {args.database}")
+    for label, watch, emitted in (
+        ("first day", *timed_day(registry, 0)),
+        ("ordinary day", *timed_day(registry, 1, first_day_done=True)),
+    ):
+        print(f"  {label:<13} {watch.seconds:7.2f} s  {watch.queries:>7} queries  {emitted:>7} events")
+
+
+if __name__ == "__main__":
+    main()
