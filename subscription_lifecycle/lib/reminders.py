@@ -41,3 +41,17 @@ def due_offset(days_left, ladder, sent):
     if any(done <= offset for done in sent):
         return None
     return offset
+
+
+def next_offset(days_left, ladder, sent):
+    """The next rung that can still fall due after today, or None.
+
+    ``sent`` are the offsets sent for this expiry, today's included. A rung
+    is still to come when it is closer to expiry than today (``days_left``)
+    and than every rung already sent (the ladder never climbs back). Its date
+    is the expiry minus the offset: the scheduler looks at nothing else
+    until then.
+    """
+    floor = min(sent, default=days_left)
+    later = [offset for offset in ladder if offset < days_left and offset < floor]
+    return max(later, default=None)

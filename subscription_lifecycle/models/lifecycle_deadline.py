@@ -8,7 +8,7 @@ from odoo.tools import format_date
 
 from ..lib.duration import add_duration, anchor_day, renewal_start
 from ..lib.local_day import dates_in_use
-from ..lib.reminders import due_offset
+from ..lib.reminders import DEFAULT_LADDER, due_offset, next_offset
 
 # The state changes ``write`` accepts from anyone: the buttons, any RPC call.
 TRANSITIONS = {
@@ -78,6 +78,14 @@ class LifecycleDeadline(models.Model):
     note = fields.Html(string="Notes", groups="base.group_user", help="Internal: never shown to the customer.")
     date_start = fields.Date(string="Start", required=True, default=fields.Date.context_today, tracking=True)
     date_expiry = fields.Date(string="Expiry", required=True, index=True, tracking=True)
+    reminder_date = fields.Date(
+        string="Next reminder",
+        compute="_compute_reminder_date",
+        store=True,
+        copy=False,
+        help="The customer's date on which the next rung of the reminder ladder falls due; empty once the "
+        "last one went out. The scheduler reads nothing else to find the day's reminders.",
+    )
     anchor_day = fields.Integer(
         compute="_compute_anchor_day",
         store=True,
@@ -85,6 +93,12 @@ class LifecycleDeadline(models.Model):
         help="Day of the month the renewals stay on, the start date's day unless the expiry was set on another "
         "day (31 keeps the last day of shorter months).",
     )
+    renewal_price = fields.Monetary(
+        compute="_compute_renewal_price",
+        currency_field="renewal_currency_id",
+        help="What renewing costs the customer, taxes included, at their pricelist and fiscal position.",
+    )
+    renewal_currency_id = fields.Many2one("res.currency", compute="_compute_renewal_price")
     days_left = fields.Integer(compute="_compute_days_left", help="Days until expiry; negative once expired.")
     portal_can_renew = fields.Boolean(
         compute="_compute_portal_can_renew", help="Whether the customer may renew it from the portal today."
@@ -126,6 +140,9 @@ class LifecycleDeadline(models.Model):
     # violation into a ValidationError that shows the message below.
     _quantity_positive = models.Constraint("CHECK(quantity > 0)", "The quantity must be greater than zero.")
     _amount_not_negative = models.Constraint("CHECK(amount >= 0)", "The amount cannot be negative.")
+    # What the hourly scheduler reads: a day's work is what falls due that day.
+    _reminder_due_idx = models.Index("(reminder_date) WHERE state = 'active'")
+    _expiry_due_idx = models.Index("(date_expiry) WHERE state = 'active'")
     _dates_ordered = models.Constraint(
         "CHECK(date_expiry >= date_start)", "The expiry date cannot be before the start date."
     )
@@ -145,6 +162,19 @@ class LifecycleDeadline(models.Model):
         for deadline in self:
             expiry = deadline.date_expiry
             deadline.anchor_day = anchor_day(deadline.date_start or expiry, expiry) if expiry else 0
+
+    @api.depends("date_expiry")
+    def _compute_reminder_date(self):
+        """A new expiry starts the ladder again from its first rung.
+
+        The scheduler moves the date on as rungs go out (``_emit_due_reminders``);
+        a change of ladder starts it again for the company's deadlines
+        (``res.company._lifecycle_restart_reminders``).
+        """
+        for deadline in self:
+            ladder = deadline.company_id._lifecycle_ladder() if deadline.company_id else DEFAULT_LADDER
+            expiry = deadline.date_expiry
+            deadline.reminder_date = fields.Date.subtract(expiry, days=max(ladder)) if expiry else False
 
     @api.depends("date_expiry", "partner_id.tz", "company_id.partner_id.tz")
     def _compute_days_left(self):
@@ -338,10 +368,10 @@ class LifecycleDeadline(models.Model):
         stale ones.
         """
         now = now or fields.Datetime.now()
-        earliest, latest = dates_in_use(now)
+        latest = dates_in_use(now)[1]
         ladders = {company: company._lifecycle_ladder() for company in self.env["res.company"].search([])}
-        horizon = fields.Date.add(latest, days=max((max(ladder) for ladder in ladders.values()), default=0))
-        domain = [("state", "=", "active"), ("date_expiry", ">=", earliest), ("date_expiry", "<=", horizon)]
+        # a reminder falls due on the customer's date: read every one due somewhere on Earth
+        domain = [("state", "=", "active"), ("reminder_date", "<=", latest)]
         emitted = self.env["lifecycle.event"]
         last_id = 0
         while batch := self.search([*domain, ("id", ">", last_id)], order="id", limit=batch_size):
@@ -354,11 +384,21 @@ class LifecycleDeadline(models.Model):
                 sent[deadline, expiry].add(offset)
             due = []
             for deadline in batch:
+                today = deadline._lifecycle_today(now)
+                if deadline.reminder_date > today:
+                    continue  # not yet the customer's day
+                ladder = ladders[deadline.company_id]
                 offsets = sent[deadline, deadline.date_expiry]
-                days_left = (deadline.date_expiry - deadline._lifecycle_today(now)).days
-                offset = due_offset(days_left, ladders[deadline.company_id], offsets)
+                days_left = (deadline.date_expiry - today).days
+                offset = due_offset(days_left, ladder, offsets)
                 if offset is not None:
                     due.append((deadline, {"reminder_offset": offset, "payload": {"days_left": days_left}}))
+                    offsets = offsets | {offset}
+                upcoming = next_offset(days_left, ladder, offsets)
+                # written in one query for the batch when the ORM flushes
+                deadline.reminder_date = (
+                    fields.Date.subtract(deadline.date_expiry, days=upcoming) if upcoming is not None else False
+                )
             emitted |= self.env["lifecycle.event"]._emit_each("reminder_due", due)
             if self.env.context.get("cron_id"):
                 self.env["ir.cron"]._commit_progress(len(batch))
@@ -501,16 +541,50 @@ class LifecycleDeadline(models.Model):
         return orders.new(values) if preview else orders.create(values)
 
     def _renewal_price(self):
-        """``(amount, currency)``: what renewing costs the customer, taxes included.
-
-        The total of the quotation the portal would make (their pricelist,
-        fiscal position and taxes), in its currency: what reminders and the
-        wallet quote is what the customer pays.
-        """
+        """``(amount, currency)``: what renewing costs the customer, taxes included."""
         self.ensure_one()
-        # the price only: readable whatever the rights of who renders it
-        order = self.sudo().with_company(self.company_id)._portal_renewal_order(preview=True)
-        return order.amount_total, order.currency_id
+        return self.renewal_price, self.renewal_currency_id
+
+    @api.depends("partner_id", "company_id", "product_id", "quantity")
+    @api.depends_context("company")
+    def _compute_renewal_price(self):
+        """The total of the quotation the portal would make, in its currency.
+
+        Their pricelist, fiscal position and taxes: what reminders and the
+        wallet quote is what the customer pays. Computed for a whole batch of
+        deadlines (a template renders its records together): one priced
+        quotation per company, pricelist, fiscal position, product and
+        quantity, the fiscal position found once per customer and delivery
+        address, as sale orders do.
+        """
+        positions, prices = {}, {}
+        for deadline in self:
+            # the price only: readable whatever the rights of who renders it
+            deadline_sudo = deadline.sudo().with_company(deadline.company_id)
+            partner, company = deadline_sudo.partner_id, deadline_sudo.company_id
+            if not (partner and company and deadline_sudo.product_id):
+                deadline.renewal_price, deadline.renewal_currency_id = 0.0, deadline.currency_id
+                continue
+            delivery = partner.address_get(["delivery"])["delivery"]
+            if (company, partner, delivery) not in positions:
+                positions[company, partner, delivery] = (
+                    self.env["account.fiscal.position"]
+                    .sudo()
+                    .with_company(company)
+                    ._get_fiscal_position(partner, partner.browse(delivery))
+                )
+            pricelist = partner.property_product_pricelist
+            key = (
+                company,
+                pricelist,
+                positions[company, partner, delivery],
+                deadline_sudo.product_id,
+                deadline_sudo.quantity,
+            )
+            if key not in prices:
+                order = deadline_sudo._portal_renewal_order(preview=True)
+                prices[key] = (order.amount_total, order.currency_id)
+            deadline.renewal_price, deadline.renewal_currency_id = prices[key]
 
     def _lock_for_renewal(self):
         """Hold the deadline for the rest of the transaction, or fail at once if another one holds it.

@@ -71,7 +71,7 @@ class LifecycleEvent(models.Model):
                 vals["partner_id"] = record.id
             vals_list.append({**vals, **values})
         events = self.sudo().create(vals_list)
-        self.env.ref("subscription_lifecycle.ir_cron_lifecycle_engine")._trigger()
+        self.env["lifecycle.workflow.run"]._trigger_engine()
         return events
 
     def _record(self):

@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import SQL
 
 from ..lib.local_day import local_date
 from ..lib.reminders import DEFAULT_LADDER, parse_ladder
@@ -55,6 +56,31 @@ class ResCompany(models.Model):
                         error=error,
                     )
                 ) from error
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "lifecycle_reminder_offsets" in vals:
+            self._lifecycle_restart_reminders()
+        return result
+
+    def _lifecycle_restart_reminders(self):
+        """Start the reminder ladder again from its first rung for these companies' active deadlines.
+
+        The scheduler then skips the rungs already sent for each expiry and
+        moves on. One UPDATE per company rather than the ORM's recompute: a
+        company may hold a million deadlines, and nothing but this date moves.
+        """
+        self.env["lifecycle.deadline"].flush_model(["date_expiry", "state", "company_id", "reminder_date"])
+        for company in self:
+            self.env.cr.execute(
+                SQL(
+                    "UPDATE lifecycle_deadline SET reminder_date = date_expiry - %s"
+                    " WHERE company_id = %s AND state = 'active'",
+                    max(company._lifecycle_ladder()),
+                    company.id,
+                )
+            )
+        self.env["lifecycle.deadline"].invalidate_model(["reminder_date"])
 
     def _lifecycle_ladder(self):
         self.ensure_one()

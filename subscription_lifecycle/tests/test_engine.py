@@ -1,6 +1,8 @@
 from contextlib import closing
 from datetime import date, datetime, timedelta
 
+from psycopg2.errors import SerializationFailure
+
 from odoo import SUPERUSER_ID, api
 from odoo.exceptions import AccessError, UserError
 from odoo.sql_db import db_connect
@@ -322,9 +324,12 @@ class TestWorkflowRuns(EngineCommon):
 
 @tagged("post_install", "-at_install")
 class TestConcurrentWorkers(EngineCommon):
-    def test_two_cursors_never_execute_the_same_step(self):
-        # Two workers are two database connections: the data has to be
-        # committed for the second one to see it, and is removed afterwards.
+    def _committed_runs(self):
+        """Five running runs, committed; ``(dbname, run ids)``.
+
+        Two workers are two database connections: the data has to be
+        committed for the second one to see it, and is removed afterwards.
+        """
         dbname = self.env.cr.dbname
         with closing(db_connect(dbname).cursor()) as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
@@ -357,6 +362,10 @@ class TestConcurrentWorkers(EngineCommon):
             cr.commit()  # pylint: disable=invalid-commit
         self.addCleanup(self._drop_committed, dbname, workflow.id, deadlines.ids, partner.id, product.id)
         self.assertEqual(len(run_ids), 5)
+        return dbname, run_ids
+
+    def test_two_cursors_never_execute_the_same_step(self):
+        dbname, run_ids = self._committed_runs()
 
         with closing(db_connect(dbname).cursor()) as cr_a, closing(db_connect(dbname).cursor()) as cr_b:
             runs_a = api.Environment(cr_a, SUPERUSER_ID, {})["lifecycle.workflow.run"]
@@ -376,6 +385,28 @@ class TestConcurrentWorkers(EngineCommon):
                 [tuple(run_ids)],
             )
             self.assertEqual(dict(cr_b.fetchall()), dict.fromkeys(run_ids, 1))
+
+    def test_a_cron_worker_claims_past_the_rows_another_worker_just_finished(self):
+        """Under REPEATABLE READ, locking a row committed since one's snapshot fails: the cron claims again."""
+        dbname, run_ids = self._committed_runs()
+        with closing(db_connect(dbname).cursor()) as cr_a, closing(db_connect(dbname).cursor()) as cr_b:
+            runs_a = api.Environment(cr_a, SUPERUSER_ID, {})["lifecycle.workflow.run"]
+            runs_b = api.Environment(cr_b, SUPERUSER_ID, {})["lifecycle.workflow.run"]
+            due = SQL("id IN %s AND state = 'running'", tuple(run_ids))
+            cr_b.execute("SELECT 1")  # worker B's snapshot: all five runs still running
+            claimed_a = runs_a._claim("lifecycle_workflow_run", due, 2)
+            runs_a.browse(claimed_a)._execute_all(NOW)
+            cr_a.commit()  # pylint: disable=invalid-commit
+            with self.assertRaises(SerializationFailure), mute_logger("odoo.sql_db"):
+                runs_b._claim("lifecycle_workflow_run", due, 100)
+            cr_b.rollback()
+            cr_b.execute("SELECT 1")
+            claimed_a = runs_a._claim("lifecycle_workflow_run", due, 1)
+            runs_a.browse(claimed_a)._execute_all(NOW)
+            cr_a.commit()  # pylint: disable=invalid-commit
+            claimed_b = runs_b._claim("lifecycle_workflow_run", due, 100, fresh_transaction=True)
+            self.assertEqual(len(claimed_b), 2, "the two runs nobody did yet, in a new transaction")
+            self.assertFalse(set(claimed_b) & set(claimed_a))
 
     @staticmethod
     def _drop_committed(dbname, workflow_id, deadline_ids, partner_id, product_id):

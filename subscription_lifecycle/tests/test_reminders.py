@@ -1,6 +1,6 @@
 from odoo.tests import BaseCase, tagged
 
-from ..lib.reminders import due_offset, parse_ladder
+from ..lib.reminders import due_offset, next_offset, parse_ladder
 
 LADDER = (30, 14, 3, 0)
 
@@ -28,6 +28,27 @@ class TestReminderLadder(BaseCase):
     def test_nothing_is_due_once_a_closer_rung_went_out(self):
         self.assertIsNone(due_offset(2, LADDER, {3}))
         self.assertIsNone(due_offset(10, LADDER, {3}), "the ladder never climbs back")
+
+    def test_the_next_rung_is_the_closest_one_still_to_come(self):
+        self.assertEqual(next_offset(40, LADDER, set()), 30)
+        self.assertEqual(next_offset(30, LADDER, {30}), 14)
+        self.assertEqual(next_offset(10, LADDER, {14}), 3, "caught up on 14 today: 3 comes next")
+        self.assertEqual(next_offset(3, LADDER, {30, 14, 3}), 0)
+        self.assertIsNone(next_offset(0, LADDER, {0}), "after the expiry-day rung nothing comes")
+        self.assertIsNone(next_offset(-5, LADDER, set()))
+        self.assertEqual(next_offset(10, LADDER, {3}), 0, "the ladder never climbs back")
+
+    def test_the_next_rung_falls_due_on_its_own_day(self):
+        # walking day by day from 45 days out sends each rung once, on its day
+        sent = set()
+        for days_left in range(45, -3, -1):
+            due = due_offset(days_left, LADDER, sent)
+            if due is not None:
+                self.assertEqual(due, days_left)
+                sent.add(due)
+            upcoming = next_offset(days_left, LADDER, sent)
+            self.assertTrue(upcoming is None or upcoming < days_left)
+        self.assertEqual(sent, set(LADDER))
 
     def test_parse_ladder(self):
         self.assertEqual(parse_ladder("30,14,3,0"), LADDER)
