@@ -16,3 +16,5 @@ from . import test_trust_rights
 from . import test_route_sweep
 from . import test_local_day
 from . import test_migration
+from . import test_engine_batch
+from . import test_engine_workers
