@@ -98,6 +98,8 @@ def main():
         for line in server.stdout:
             if "HTTP service (werkzeug) running" in line:
                 break
+        else:
+            raise SystemExit(f"Odoo did not start on {args.database} (exit code {server.wait()})")
         session = requests.Session()
         url = f"http://127.0.0.1:{port}"
         session.post(
