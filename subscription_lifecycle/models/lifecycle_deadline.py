@@ -4,7 +4,7 @@ from contextvars import ContextVar
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import format_date
+from odoo.tools import SQL, format_date
 
 from ..lib.duration import add_duration, anchor_day, renewal_start
 from ..lib.local_day import dates_in_use
@@ -382,7 +382,7 @@ class LifecycleDeadline(models.Model):
                 ["deadline_id", "date_expiry:day", "reminder_offset"],
             ):
                 sent[deadline, expiry].add(offset)
-            due = []
+            due, moved = [], {}
             for deadline in batch:
                 today = deadline._lifecycle_today(now)
                 if deadline.reminder_date > today:
@@ -395,14 +395,32 @@ class LifecycleDeadline(models.Model):
                     due.append((deadline, {"reminder_offset": offset, "payload": {"days_left": days_left}}))
                     offsets = offsets | {offset}
                 upcoming = next_offset(days_left, ladder, offsets)
-                # written in one query for the batch when the ORM flushes
-                deadline.reminder_date = (
-                    fields.Date.subtract(deadline.date_expiry, days=upcoming) if upcoming is not None else False
+                moved[deadline.id] = (
+                    fields.Date.subtract(deadline.date_expiry, days=upcoming) if upcoming is not None else None
                 )
+            batch._move_reminder_dates(moved)
             emitted |= self.env["lifecycle.event"]._emit_each("reminder_due", due)
             if self.env.context.get("cron_id"):
                 self.env["ir.cron"]._commit_progress(len(batch))
         return emitted
+
+    def _move_reminder_dates(self, dates):
+        """Set the next reminder date of deadlines in one UPDATE: ``{deadline id: date or None}``.
+
+        A date only the scheduler moves, for a whole batch at once: the ORM's
+        write would go through tracking and followers for every deadline.
+        """
+        if not dates:
+            return
+        self.flush_recordset(["reminder_date"])
+        self.env.cr.execute(
+            SQL(
+                "UPDATE lifecycle_deadline AS deadline SET reminder_date = moved.day"
+                " FROM (VALUES %s) AS moved(id, day) WHERE deadline.id = moved.id",
+                SQL(", ").join(SQL("(%s, %s::date)", deadline_id, day) for deadline_id, day in dates.items()),
+            )
+        )
+        self.browse(list(dates)).invalidate_recordset(["reminder_date"])
 
     # ------------------------------------------------------------------
     # Renewal
