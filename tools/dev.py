@@ -54,11 +54,14 @@ PY_MODULES = {
     "ruff": "requirements-test.txt",
     "pylint_odoo": "requirements-test.txt",
     "oca_pre_commit_hooks": "requirements-test.txt",
+    "pytest": "requirements-test.txt",
+    "pytest_odoo": "requirements-test.txt",
 }
-RESULT_RE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
-SKIP_RE = re.compile(r" INFO \S+ \S+: skipped ")
 PROBLEM_RE = re.compile(r"^\d{4}-\d\d-\d\d \S+ \d+ (ERROR|CRITICAL) ")
-SHOWN_RE = re.compile(rf" (WARNING|ERROR|CRITICAL) | odoo\.addons\.{ADDON}\.| odoo\.tests\.")
+# pytest's closing line, e.g. "=== 150 passed, 2 skipped in 412.30s ==="
+SUMMARY_RE = re.compile(r"^=+ .*\b(passed|failed|skipped|errors?|no tests ran)\b.* in [\d.]+s")
+SKIPPED_RE = re.compile(r"\b(\d+) skipped\b")
+NO_TESTS_COLLECTED = 5  # pytest's exit code when it found nothing to run
 
 
 def die(message):
@@ -260,9 +263,81 @@ def tool_tests():
     return failed + len(result.skipped)
 
 
+def lib_tests():
+    """The pure modules' tests (lib/), plain pytest without Odoo; returns pytest's exit code."""
+    step(f"tests of {ADDON}/lib (pure Python, no Odoo)")
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:odoo", "-q", f"{ADDON}/lib"], cwd=ROOT, check=False
+    ).returncode
+
+
+def install_database(command, addons_path, database, workdir, env):
+    """Create ``database`` with the addon, its demo data and DEMO_ADDONS; the ERROR lines of the install."""
+    step(f"installing {ADDON} on the fresh database {database}")
+    log_path = workdir / "install.log"
+    odoo = [
+        *command,
+        f"--addons-path={addons_path}",
+        f"--data-dir={workdir / 'data'}",
+        f"--database={database}",
+        f"--db-filter=^{database}$",
+        "--http-interface=127.0.0.1",
+        f"--http-port={free_port()}",
+        "--workers=0",
+        "--max-cron-threads=0",
+        "--with-demo",
+        f"--init={','.join((ADDON, *DEMO_ADDONS))}",
+        "--stop-after-init",
+        f"--logfile={log_path}",
+    ]
+    returncode = subprocess.run(odoo, env=env, check=False).returncode
+    problems = log_problems(log_path)
+    if returncode or problems:
+        print(f"installation log: {log_path}")
+    return returncode, problems
+
+
+def log_problems(log_path):
+    """The ERROR and CRITICAL lines of an Odoo log (shown, and counted by the caller)."""
+    if not log_path.is_file():
+        return []
+    with log_path.open(encoding="utf-8", errors="replace") as log:
+        problems = [line for line in log if PROBLEM_RE.match(line)]
+    sys.stdout.writelines(problems)
+    return problems
+
+
+def pytest_odoo_command(addons_path, database, workdir, args):
+    """pytest with pytest-odoo on ``database``: its HTTP server for HttpCase and tours, Odoo's log in a file."""
+    selection = ["-k", args.k] if args.k else []
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        f"--odoo-database={database}",
+        f"--odoo-addons-path={addons_path}",
+        "--odoo-http",
+        "--odoo-log-level=info",
+        f"--odoo-extra=data-dir={workdir / 'data'}",
+        f"--odoo-extra=logfile={workdir / 'odoo.log'}",
+        "--odoo-extra=http-interface=127.0.0.1",
+        "--odoo-extra=max-cron-threads=0",
+        "-v" if args.verbose else "-q",
+        "-rfEs",
+        *selection,
+        f"{ADDON}/tests",
+    ]
+
+
 def run_tests(args):
     ensure_python_modules(PY_MODULES)
+    reasons = []
     lint_failures = lint() + tool_tests()
+    if lint_failures:
+        reasons.append(f"{lint_failures} lint check(s) or tool test(s) failed")
+    lib_code = lib_tests()
+    if lib_code:
+        reasons.append(f"the tests of {ADDON}/lib failed (pytest exit code {lib_code})")
     command, addons_path = find_odoo()
     env = pg_env()
     chrome = ensure_chromium()
@@ -271,62 +346,49 @@ def run_tests(args):
     chrome_dir = chrome_path_dir(chrome, workdir)
     if chrome_dir:
         env["PATH"] = os.pathsep.join((str(chrome_dir), env.get("PATH", os.defpath)))
-    log_path = workdir / "odoo.log"
-    tags = args.test_tags or f"/{ADDON}"
-    step(f"installing {ADDON} on the fresh database {database} and running tests {tags}")
-    odoo = [
-        *command,
-        f"--addons-path={addons_path}",
-        f"--data-dir={workdir / 'data'}",
-        f"--database={database}",
-        f"--db-filter=^{database}$",
-        f"--http-port={free_port()}",
-        "--http-interface=127.0.0.1",
-        "--workers=0",
-        "--max-cron-threads=0",
-        "--with-demo",
-        f"--init={','.join((ADDON, *DEMO_ADDONS))}",
-        "--test-enable",
-        f"--test-tags={tags}",
-        "--stop-after-init",
-        "--log-level=test",
-    ]
-    counts = {"failed": 0, "errors": 0, "run": 0, "skipped": 0, "problems": 0}
     try:
-        with (
-            subprocess.Popen(odoo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc,
-            log_path.open("w") as log,
-        ):
-            for line in proc.stdout:
-                log.write(line)
-                if args.verbose or SHOWN_RE.search(line):
-                    sys.stdout.write(line)
-                result = RESULT_RE.search(line)
-                if result:
-                    counts["failed"], counts["errors"], counts["run"] = map(int, result.groups())
-                counts["skipped"] += bool(SKIP_RE.search(line))
-                counts["problems"] += bool(PROBLEM_RE.match(line))
-        returncode = proc.returncode
+        returncode, problems = install_database(command, addons_path, database, workdir, env)
+        if returncode:
+            reasons.append(f"installing {ADDON} failed (Odoo exited with {returncode})")
+        else:
+            step(f"Odoo tests through pytest-odoo on {database}; Odoo's log: {workdir / 'odoo.log'}")
+            outcome = run_pytest(pytest_odoo_command(addons_path, database, workdir, args), env)
+            problems += log_problems(workdir / "odoo.log")
+            reasons += pytest_reasons(*outcome)
     finally:
         subprocess.run(["dropdb", "--if-exists", database], env=env, check=False)
-    failed = counts["failed"] + counts["errors"]
-    passed = counts["run"] - failed - counts["skipped"]
-    print(f"full Odoo log: {log_path}")
-    reasons = []
-    if lint_failures:
-        reasons.append(f"{lint_failures} lint check(s) or tool test(s) failed")
-    if not counts["run"]:
-        reasons.append("no test ran")
-    if counts["skipped"]:
-        reasons.append(f"{counts['skipped']} test(s) skipped: a skipped test is not a passing one")
-    if counts["problems"]:
-        reasons.append(f"{counts['problems']} ERROR/CRITICAL line(s) in the Odoo log")
-    if returncode:
-        reasons.append(f"Odoo exited with {returncode}")
+    if problems:
+        reasons.append(f"{len(problems)} ERROR/CRITICAL line(s) in the Odoo log")
     for reason in reasons:
         print(f"FAILED: {reason}")
-    print(f"{ADDON}: {passed} passed, {failed} failed, {counts['skipped']} skipped")
-    return 1 if reasons or failed else 0
+    return 1 if reasons else 0
+
+
+def run_pytest(command, env):
+    """Run ``command``, echoing its output; its exit code and its last summary line."""
+    summary = ""
+    with subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as proc:
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            if SUMMARY_RE.search(line):
+                summary = line
+    return proc.returncode, summary
+
+
+def pytest_reasons(returncode, summary):
+    """Why a pytest run does not count as green: failures, no test at all (exit code 5), skips."""
+    reasons = []
+    if returncode == NO_TESTS_COLLECTED:
+        reasons.append("no test ran")
+    elif returncode:
+        reasons.append(f"pytest exited with {returncode}")
+    skipped = SKIPPED_RE.search(summary)
+    if skipped:
+        reasons.append(f"{skipped.group(1)} test(s) skipped: a skipped test is not a passing one")
+    return reasons
 
 
 def server_command(command, addons_path, args, exists):
@@ -373,8 +435,8 @@ def build_parser():
         help="address to serve on (default 127.0.0.1: the demo logins are admin/admin; 0.0.0.0 for every interface)",
     )
     test = sub.add_parser("test", help="lint, then run every test on a throw-away database")
-    test.add_argument("--test-tags", help="Odoo --test-tags to run instead of the whole suite")
-    test.add_argument("--verbose", action="store_true", help="print the whole Odoo log")
+    test.add_argument("-k", metavar="EXPRESSION", help="pytest's -k: only the Odoo tests whose names match")
+    test.add_argument("--verbose", action="store_true", help="name each Odoo test as it runs (pytest -v)")
     return parser
 
 

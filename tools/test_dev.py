@@ -81,5 +81,34 @@ class TestRunServesLocally(unittest.TestCase):
             self.assertIn("--http-interface=0.0.0.0", self._command("--interface", "0.0.0.0"))  # noqa: S104
 
 
+class TestPytestVerdict(unittest.TestCase):
+    """What makes the pytest run of the Odoo tests red, besides a failing test."""
+
+    def test_a_green_run_gives_no_reason(self):
+        self.assertEqual(dev.pytest_reasons(0, "======== 150 passed in 412.30s (0:06:52) ========\n"), [])
+
+    def test_no_test_collected_is_a_failure(self):
+        self.assertEqual(dev.pytest_reasons(5, "======== no tests ran in 0.52s ========\n"), ["no test ran"])
+
+    def test_a_skipped_test_is_not_a_passing_one(self):
+        reasons = dev.pytest_reasons(0, "======== 148 passed, 2 skipped in 400.01s ========\n")
+        self.assertEqual(reasons, ["2 test(s) skipped: a skipped test is not a passing one"])
+
+    def test_a_failure_is_reported_with_pytest_exit_code(self):
+        self.assertEqual(dev.pytest_reasons(1, "=== 1 failed, 149 passed in 401.00s ===\n"), ["pytest exited with 1"])
+
+    def test_the_summary_line_is_recognised(self):
+        self.assertTrue(dev.SUMMARY_RE.search("======= 150 passed, 16 subtests passed in 412.30s (0:06:52) ========"))
+        self.assertTrue(dev.SUMMARY_RE.search("=================== no tests ran in 0.52s ==================="))
+        self.assertFalse(dev.SUMMARY_RE.search("subscription_lifecycle/tests/test_ui.py ....   [ 33%]"))
+
+    def test_k_selects_tests_by_name(self):
+        args = dev.build_parser().parse_args(["test", "-k", "TestWallet"])
+        command = dev.pytest_odoo_command("a,b", "db", Path("workdir"), args)
+        self.assertEqual(command[command.index("-k") + 1], "TestWallet")
+        self.assertIn("--odoo-database=db", command)
+        self.assertIn("--odoo-http", command)
+
+
 if __name__ == "__main__":
     unittest.main()

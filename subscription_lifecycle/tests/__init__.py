@@ -1,7 +1,5 @@
 from . import test_install
 from . import test_access
-from . import test_duration
-from . import test_reminders
 from . import test_deadline
 from . import test_sale
 from . import test_partner
@@ -14,7 +12,6 @@ from . import test_trust_money
 from . import test_trust_time
 from . import test_trust_rights
 from . import test_route_sweep
-from . import test_local_day
 from . import test_migration
 from . import test_engine_batch
 from . import test_engine_workers

@@ -5,9 +5,8 @@ from freezegun import freeze_time
 from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.service.model import call_kw
-from odoo.tests import BaseCase, new_test_user, tagged
+from odoo.tests import new_test_user, tagged
 
-from ..lib.duration import anchor_day
 from .common import LifecycleCommon
 
 
@@ -130,20 +129,6 @@ class TestTimeAnchorDay(TimeCommon):
         self.assertEqual(deadline.date_expiry, date(2027, 3, 31))
         contract = self._deadline(date_start=date(2026, 4, 1), expiry=date(2027, 3, 31))
         self.assertEqual(contract.anchor_day, 31, "an expiry on another day than the start keeps its own")
-
-
-@tagged("post_install", "-at_install")
-class TestTimeAnchorRule(BaseCase):
-    def test_the_start_day_is_kept_when_the_expiry_falls_on_it(self):
-        self.assertEqual(anchor_day(date(2027, 1, 31), date(2027, 2, 28)), 31)
-        self.assertEqual(anchor_day(date(2027, 1, 30), date(2027, 2, 28)), 30)
-        self.assertEqual(anchor_day(date(2028, 2, 29), date(2029, 2, 28)), 29)
-        self.assertEqual(anchor_day(date(2027, 1, 15), date(2027, 2, 15)), 15)
-
-    def test_an_expiry_on_another_day_keeps_its_own(self):
-        self.assertEqual(anchor_day(date(2026, 4, 1), date(2027, 3, 31)), 31)
-        self.assertEqual(anchor_day(date(2026, 11, 1), date(2026, 11, 30)), 30)
-        self.assertEqual(anchor_day(date(2027, 2, 28), date(2027, 3, 31)), 31)
 
 
 @tagged("post_install", "-at_install")
