@@ -58,8 +58,8 @@ PY_MODULES = {
     "pytest_odoo": "requirements-test.txt",
 }
 PROBLEM_RE = re.compile(r"^\d{4}-\d\d-\d\d \S+ \d+ (ERROR|CRITICAL) ")
-# pytest's closing line, e.g. "=== 150 passed, 2 skipped in 412.30s ==="
-SUMMARY_RE = re.compile(r"^=+ .*\b(passed|failed|skipped|errors?|no tests ran)\b.* in [\d.]+s")
+# pytest's closing line: "150 passed, 2 skipped in 412.30s" (-q), framed with "=" otherwise
+SUMMARY_RE = re.compile(r"^(=+ )?\d+ (passed|failed|skipped|errors?|deselected)\b.* in [\d.]+s|^(=+ )?no tests ran in ")
 SKIPPED_RE = re.compile(r"\b(\d+) skipped\b")
 NO_TESTS_COLLECTED = 5  # pytest's exit code when it found nothing to run
 

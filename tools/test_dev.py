@@ -98,9 +98,12 @@ class TestPytestVerdict(unittest.TestCase):
         self.assertEqual(dev.pytest_reasons(1, "=== 1 failed, 149 passed in 401.00s ===\n"), ["pytest exited with 1"])
 
     def test_the_summary_line_is_recognised(self):
+        self.assertTrue(dev.SUMMARY_RE.search("148 passed, 1 warning, 44 subtests passed in 392.09s (0:06:32)\n"))
+        self.assertTrue(dev.SUMMARY_RE.search("1 failed, 147 deselected, 1 warning in 6.53s\n"))
         self.assertTrue(dev.SUMMARY_RE.search("======= 150 passed, 16 subtests passed in 412.30s (0:06:52) ========"))
         self.assertTrue(dev.SUMMARY_RE.search("=================== no tests ran in 0.52s ==================="))
         self.assertFalse(dev.SUMMARY_RE.search("subscription_lifecycle/tests/test_ui.py ....   [ 33%]"))
+        self.assertFalse(dev.SUMMARY_RE.search("2026-11-21 16:03:10,330 28894 INFO ? odoo: 3 passed in 1.0s"))
 
     def test_k_selects_tests_by_name(self):
         args = dev.build_parser().parse_args(["test", "-k", "TestWallet"])
