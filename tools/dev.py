@@ -54,6 +54,7 @@ PY_MODULES = {
     "ruff": "requirements-test.txt",
     "pylint_odoo": "requirements-test.txt",
     "oca_pre_commit_hooks": "requirements-test.txt",
+    "standardwebhooks": "requirements-test.txt",
 }
 RESULT_RE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
 SKIP_RE = re.compile(r" INFO \S+ \S+: skipped ")

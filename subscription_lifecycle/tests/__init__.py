@@ -18,3 +18,4 @@ from . import test_local_day
 from . import test_migration
 from . import test_engine_batch
 from . import test_engine_workers
+from . import test_webhook_signature
