@@ -1,8 +1,10 @@
 import uuid
 from datetime import timedelta
 
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
 
+from ..lib.webhook_inbound import parse_custom_types
 from ..lib.webhook_signature import new_secret
 
 # After a rotation the old secret keeps signing (outgoing) and being accepted
@@ -52,7 +54,42 @@ class LifecycleWebhookEndpoint(models.Model):
         string="Previous secret valid until", readonly=True, copy=False, help="The old secret still signs until then."
     )
 
+    # incoming endpoints
+    inbound_url = fields.Char(
+        string="URL to call", compute="_compute_inbound_url", help="Where the other system posts its signed events."
+    )
+    custom_event_types = fields.Char(
+        string="Custom event types",
+        help="Types the other system may send besides the standard ones, separated by commas, e.g. "
+        "trial.started, ticket_opened. Each becomes a Custom event about the customer, which starts the "
+        "workflows whose trigger is Custom event with that type.",
+    )
+    inbound_ids = fields.One2many("lifecycle.webhook.inbound", "endpoint_id", string="Calls received", readonly=True)
+
     _uuid_unique = models.Constraint("UNIQUE(uuid)", "Two endpoints cannot share an identifier.")
+
+    @api.depends("uuid")
+    def _compute_inbound_url(self):
+        for endpoint in self:
+            endpoint.inbound_url = f"{endpoint.get_base_url()}/lifecycle/webhook/{endpoint.uuid}"
+
+    @api.constrains("custom_event_types")
+    def _check_custom_event_types(self):
+        for endpoint in self:
+            try:
+                parse_custom_types(endpoint.custom_event_types)
+            except ValueError as error:
+                raise ValidationError(
+                    self.env._(
+                        "These are not custom event types: %(names)s. Use lower-case letters, digits, "
+                        '"_", "." and "-", starting with a letter, and none of the standard types.',
+                        names=error.args[0],
+                    )
+                ) from error
+
+    def _custom_types(self):
+        self.ensure_one()
+        return parse_custom_types(self.custom_event_types)
 
     def action_rotate_secret(self):
         """A new secret; the current one goes on signing for 24 hours beside it."""
