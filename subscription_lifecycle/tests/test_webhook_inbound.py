@@ -1,19 +1,24 @@
 import itertools
 import json
+import threading
 import time
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 
 from standardwebhooks.webhooks import Webhook
 
-from odoo import fields
+from odoo import SUPERUSER_ID, api, fields
 from odoo.exceptions import AccessError
-from odoo.tests import HttpCase, tagged
+from odoo.sql_db import db_connect
+from odoo.tests import HttpCase, TransactionCase, tagged
 
 from ..lib.webhook_inbound import MAX_BODY_BYTES
 from ..lib.webhook_signature import new_secret, sign
 from .common import LifecycleCommon
 
 MESSAGE_IDS = (f"msg_{number}" for number in itertools.count(1))
+# A request still waiting after this long is stuck: the test stops waiting (no speed is asserted).
+STUCK = 60
 
 
 class WebhookInboundCommon(LifecycleCommon, HttpCase):
@@ -302,3 +307,78 @@ class TestWebhookInbound(WebhookInboundCommon):
         response = self._post(self._payment())
         self.assertEqual(response.status_code, 202)
         self.assertTrue(self.endpoint.inbound_url.endswith(response.url.removeprefix(self.base_url())))
+
+
+@tagged("post_install", "-at_install")
+class TestWebhookInboundRace(TransactionCase):
+    """Two identical messages at the same time, each in a transaction of its own, as two HTTP workers run them.
+
+    What they need is committed by the test, and removed again afterwards.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.dbname = self.env.cr.dbname
+        with closing(db_connect(self.dbname).cursor()) as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+            cr.execute("SELECT COALESCE(MAX(id), 0) FROM ir_cron_trigger")
+            (last_trigger,) = cr.fetchone()
+            customer = env["res.partner"].create({"name": "Race Customer", "ref": "RACE-1"})
+            endpoint = env["lifecycle.webhook.endpoint"].create({"name": "Race", "direction": "inbound"})
+            self.customer_id, self.endpoint_id, self.secret = customer.id, endpoint.id, endpoint.secret
+            cr.commit()  # pylint: disable=invalid-commit
+        self.addCleanup(self._drop_committed, last_trigger)
+
+    def _drop_committed(self, last_trigger):
+        with closing(db_connect(self.dbname).cursor()) as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            # the calls go with their endpoint, the events with their customer
+            env["lifecycle.webhook.endpoint"].browse(self.endpoint_id).unlink()
+            env["res.partner"].browse(self.customer_id).unlink()
+            cr.execute("DELETE FROM ir_cron_trigger WHERE id > %s", [last_trigger])
+            cr.commit()  # pylint: disable=invalid-commit
+
+    def _receive(self, env, body, sent_at):
+        signature = sign(self.secret, "msg_race", sent_at, body)
+        endpoint = env["lifecycle.webhook.endpoint"].browse(self.endpoint_id)
+        return env["lifecycle.webhook.inbound"]._receive(endpoint, "msg_race", str(sent_at), signature, body)
+
+    def test_two_identical_messages_at_once_make_one_event_and_the_second_answers_200(self):
+        body = json.dumps({"type": "customer_registered", "data": {"customer": {"ref": "RACE-1"}}}).encode()
+        sent_at = int(time.time())
+        answers = {}
+        # The environment is made here: the test runner holds the registry lock.
+        cr_b = self.enterContext(closing(db_connect(self.dbname).cursor()))
+        env_b = api.Environment(cr_b, SUPERUSER_ID, {})
+        cr_b.execute("SELECT pg_backend_pid()")
+        (pid_b,) = cr_b.fetchone()
+
+        def second():
+            answers["b"] = self._receive(env_b, body, sent_at)
+            cr_b.commit()  # pylint: disable=invalid-commit
+
+        with closing(db_connect(self.dbname).cursor()) as cr_a, closing(db_connect(self.dbname).cursor()) as watch:
+            # its call is written, not committed
+            answers["a"] = self._receive(api.Environment(cr_a, SUPERUSER_ID, {}), body, sent_at)
+            thread = threading.Thread(target=second)
+            thread.start()
+            stuck_at = time.monotonic() + STUCK
+            while True:  # until the second one waits for the first at the unique index
+                watch.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid_b])
+                if watch.fetchone()[0] == "Lock":
+                    break
+                self.assertLess(time.monotonic(), stuck_at, "the second message never waited for the first")
+                watch.rollback()
+                time.sleep(0.02)
+            cr_a.commit()  # pylint: disable=invalid-commit
+            thread.join(timeout=STUCK)
+            self.assertFalse(thread.is_alive())
+            self.assertEqual(answers, {"a": (202, {"status": "accepted"}), "b": (200, {"status": "duplicate"})})
+            watch.rollback()
+            watch.execute("SELECT COUNT(*) FROM lifecycle_webhook_inbound WHERE endpoint_id = %s", [self.endpoint_id])
+            self.assertEqual(watch.fetchone()[0], 1)
+            watch.execute(
+                "SELECT COUNT(*) FROM lifecycle_event WHERE partner_id = %s AND event_type = 'customer_registered'",
+                [self.customer_id],
+            )
+            self.assertEqual(watch.fetchone()[0], 1)
