@@ -69,7 +69,7 @@ class WebhookInboundCommon(LifecycleCommon, HttpCase):
             for model in ("lifecycle.event", "lifecycle.webhook.inbound", "mail.message")
         )
 
-    def assertRefused(self, status, pattern, post, *args, **kwargs):
+    def assertRefusedCall(self, status, pattern, post, *args, **kwargs):
         before = self._written()
         response = post(*args, **kwargs)
         self.assertEqual(response.status_code, status, response.text)
@@ -135,41 +135,43 @@ class TestWebhookInbound(WebhookInboundCommon):
         )
 
     def test_a_bad_or_missing_signature_is_401_and_writes_nothing(self):
-        self.assertRefused(401, "webhook-signature", self._post, self._payment(), secret=new_secret())
-        self.assertRefused(401, "webhook-signature", self._post, self._payment(), webhook_signature=None)
-        self.assertRefused(401, "webhook-signature", self._post, self._payment(), webhook_id=None)
-        self.assertRefused(401, "webhook-signature", self._post, self._payment(), webhook_signature="v1,AAAA v2,xyz")
+        self.assertRefusedCall(401, "webhook-signature", self._post, self._payment(), secret=new_secret())
+        self.assertRefusedCall(401, "webhook-signature", self._post, self._payment(), webhook_signature=None)
+        self.assertRefusedCall(401, "webhook-signature", self._post, self._payment(), webhook_id=None)
+        self.assertRefusedCall(
+            401, "webhook-signature", self._post, self._payment(), webhook_signature="v1,AAAA v2,xyz"
+        )
         # signed for another body
         signed = Webhook(self.endpoint.secret).sign("msg_x", datetime.now(timezone.utc), "{}")
-        self.assertRefused(
+        self.assertRefusedCall(
             401, "webhook-signature", self._post, self._payment(), msg_id="msg_x", webhook_signature=signed
         )
 
     def test_a_timestamp_more_than_five_minutes_away_is_400_and_writes_nothing(self):
         now = int(time.time())
         for sent_at in (now - 6 * 60, now + 6 * 60):
-            self.assertRefused(400, "webhook-timestamp", self._post, self._payment(), sent_at=sent_at)
-        self.assertRefused(400, "webhook-timestamp", self._post, self._payment(), webhook_timestamp=None)
+            self.assertRefusedCall(400, "webhook-timestamp", self._post, self._payment(), sent_at=sent_at)
+        self.assertRefusedCall(400, "webhook-timestamp", self._post, self._payment(), webhook_timestamp=None)
         # within the tolerance it is accepted
         self.assertEqual(self._post(self._payment(), sent_at=now - 4 * 60).status_code, 202)
 
     def test_an_unknown_or_ambiguous_customer_is_422_and_writes_nothing(self):
-        self.assertRefused(422, "No customer has the email", self._post, self._payment(email="nobody@example.com"))
-        self.assertRefused(422, "No customer has the reference", self._post, self._payment(ref="AZ-404"))
+        self.assertRefusedCall(422, "No customer has the email", self._post, self._payment(email="nobody@example.com"))
+        self.assertRefusedCall(422, "No customer has the reference", self._post, self._payment(ref="AZ-404"))
         # a customer of another company is unknown to this endpoint
         self.env["res.partner"].create({"name": "Elsewhere Inc", "ref": "OTHER-1", "company_id": self.other_company.id})
-        self.assertRefused(422, "No customer has the reference", self._post, self._payment(ref="OTHER-1"))
+        self.assertRefusedCall(422, "No customer has the reference", self._post, self._payment(ref="OTHER-1"))
         # two customers with one address: refused, not guessed between
         self.env["res.partner"].create([{"name": name, "email": "shared@example.com"} for name in ("Ann", "Bob")])
-        self.assertRefused(422, "Several customers", self._post, self._payment(email="shared@example.com"))
+        self.assertRefusedCall(422, "Several customers", self._post, self._payment(email="shared@example.com"))
         self.customer.action_archive()
-        self.assertRefused(422, "No customer", self._post, self._payment(ref="AZ-1"))
+        self.assertRefusedCall(422, "No customer", self._post, self._payment(ref="AZ-1"))
 
     def test_malformed_json_or_an_unknown_type_is_400_and_writes_nothing(self):
-        self.assertRefused(400, "not valid JSON", self._post, '{"type": "payment_received", "data": ')
-        self.assertRefused(400, "a JSON object", self._post, '["payment_received"]')
-        self.assertRefused(400, "Unknown event type", self._post, {**self._payment(), "type": "invoice_paid"})
-        self.assertRefused(
+        self.assertRefusedCall(400, "not valid JSON", self._post, '{"type": "payment_received", "data": ')
+        self.assertRefusedCall(400, "a JSON object", self._post, '["payment_received"]')
+        self.assertRefusedCall(400, "Unknown event type", self._post, {**self._payment(), "type": "invoice_paid"})
+        self.assertRefusedCall(
             400, "data.amount", self._post, {"type": "payment_received", "data": {"customer": {"ref": "AZ-1"}}}
         )
 
@@ -178,8 +180,8 @@ class TestWebhookInbound(WebhookInboundCommon):
         room = MAX_BODY_BYTES - len(json.dumps({"timestamp": "2027-01-15T08:00:00Z", **message}))
         message["data"]["note"] = "x" * room
         too_big = {**message, "data": {**message["data"], "note": "x" * (room + 1)}}
-        self.assertRefused(413, None, self._post, too_big)
-        self.assertRefused(413, "over 256 KB", self._post, too_big, content_type=None)
+        self.assertRefusedCall(413, None, self._post, too_big)
+        self.assertRefusedCall(413, "over 256 KB", self._post, too_big, content_type=None)
         self.assertEqual(self._post(message).status_code, 202, "256 KB exactly are accepted")
         before = self._written()
         chunked = self.url_open(
@@ -195,7 +197,7 @@ class TestWebhookInbound(WebhookInboundCommon):
         archived = self.endpoint.copy({"name": "Old billing"})
         archived.action_archive()
         for endpoint in (outgoing, archived):
-            self.assertRefused(
+            self.assertRefusedCall(
                 404, "No such webhook endpoint", self._post, self._payment(), endpoint=endpoint, secret=endpoint.secret
             )
         unknown = self.url_open("/lifecycle/webhook/00000000-0000-0000-0000-000000000000", data=b"{}")
@@ -207,7 +209,7 @@ class TestWebhookInbound(WebhookInboundCommon):
         self.assertEqual(self._post(self._payment(), secret=old).status_code, 202)
         self.assertEqual(self._post(self._payment(), secret=self.endpoint.secret).status_code, 202)
         self.endpoint.previous_secret_until = fields.Datetime.now() - timedelta(seconds=1)
-        self.assertRefused(401, "webhook-signature", self._post, self._payment(), secret=old)
+        self.assertRefusedCall(401, "webhook-signature", self._post, self._payment(), secret=old)
         self.assertEqual(self._post(self._payment(), secret=self.endpoint.secret).status_code, 202)
 
     def test_a_custom_event_type_starts_the_workflow_that_matches_it(self):
@@ -265,7 +267,7 @@ class TestWebhookInbound(WebhookInboundCommon):
         # a closed deadline cannot be cancelled; another customer's deadline is not this customer's
         closed = self._deadline()
         closed.action_close()
-        self.assertRefused(
+        self.assertRefusedCall(
             409,
             "cannot become Cancelled",
             self._post,
@@ -273,7 +275,7 @@ class TestWebhookInbound(WebhookInboundCommon):
         )
         self.assertEqual(closed.state, "closed")
         rival = self.env["res.partner"].create({"name": "Rival", "ref": "RIV-1"})
-        self.assertRefused(
+        self.assertRefusedCall(
             422,
             "no deadline number",
             self._post,
@@ -299,6 +301,19 @@ class TestWebhookInbound(WebhookInboundCommon):
             call.with_user(self.lc_manager).unlink()
         with self.assertRaises(AccessError):
             call.with_user(self.lc_user).read(["webhook_id"])
+
+    def test_custom_types_are_names_on_the_endpoint_and_on_the_workflow(self):
+        endpoint = self.endpoint.with_user(self.lc_manager)
+        self.assertRefused(
+            "not custom event types: payment_received, Trial",
+            endpoint.write,
+            {"custom_event_types": "ok, payment_received, Trial"},
+        )
+        self.assertRefused(
+            "names its type",
+            self.env["lifecycle.workflow"].with_user(self.lc_manager).create,
+            {"name": "On anything", "event_type": "custom"},
+        )
 
     def test_the_endpoint_shows_the_url_to_call(self):
         self.assertEqual(
