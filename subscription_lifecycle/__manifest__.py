@@ -33,6 +33,8 @@
         "views/mail_activity_views.xml",
         "views/res_config_settings_views.xml",
         "views/lifecycle_workflow_views.xml",
+        "views/lifecycle_webhook_inbound_views.xml",
+        "views/lifecycle_webhook_endpoint_views.xml",
         "views/portal_templates.xml",
         "views/portal_wallet_templates.xml",
         "views/lifecycle_wallet_views.xml",

@@ -56,6 +56,7 @@ PY_MODULES = {
     "oca_pre_commit_hooks": "requirements-test.txt",
     "pytest": "requirements-test.txt",
     "pytest_odoo": "requirements-test.txt",
+    "standardwebhooks": "requirements-test.txt",
 }
 PROBLEM_RE = re.compile(r"^\d{4}-\d\d-\d\d \S+ \d+ (ERROR|CRITICAL) ")
 # pytest's closing line: "150 passed, 2 skipped in 412.30s" (-q), framed with "=" otherwise

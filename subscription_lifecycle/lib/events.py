@@ -14,6 +14,8 @@ EVENT_CATALOG = (
     ("payment_received", "Payment received", "res.partner"),
     ("payment_failed", "Payment failed", "res.partner"),
     ("payment_refunded", "Payment refunded", "res.partner"),
+    # a type of its own that an incoming webhook endpoint defines (the event's custom_type)
+    ("custom", "Custom event", "res.partner"),
 )
 EVENT_SELECTION = [(name, label) for name, label, _model in EVENT_CATALOG]
 EVENT_MODEL = {name: model for name, _label, model in EVENT_CATALOG}

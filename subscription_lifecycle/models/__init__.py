@@ -19,3 +19,5 @@ from . import res_partner
 from . import res_users
 from . import mail_activity
 from . import payment_transaction
+from . import lifecycle_webhook_endpoint
+from . import lifecycle_webhook_inbound

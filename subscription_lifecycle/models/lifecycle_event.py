@@ -25,11 +25,19 @@ class LifecycleEvent(models.Model):
     reminder_offset = fields.Integer(readonly=True, help="Days before expiry, for renewal reminders.")
     date_expiry = fields.Date(readonly=True, help="Expiry date the event refers to, for deadline events.")
     payload = fields.Json(readonly=True)
+    custom_type = fields.Char(readonly=True, help="For a custom event: its type, as the incoming webhook named it.")
     state = fields.Selection(
         [("pending", "Pending"), ("processed", "Processed")], default="pending", required=True, readonly=True
     )
     date_processed = fields.Datetime(readonly=True)
     run_ids = fields.One2many("lifecycle.workflow.run", "event_id", string="Workflow runs", readonly=True)
+    webhook_inbound_ids = fields.One2many(
+        "lifecycle.webhook.inbound",
+        "event_id",
+        string="Received by webhook",
+        readonly=True,
+        groups="subscription_lifecycle.group_lifecycle_manager",
+    )
 
     # One reminder per deadline, expiry date and rung; one expiry notice per
     # expiry date: duplicates are impossible, even from concurrent schedulers.

@@ -9,6 +9,7 @@ from odoo.tools.safe_eval import safe_eval
 from odoo.tools.safe_eval import time as safe_eval_time
 
 from ..lib.events import EVENT_MODEL, EVENT_SELECTION
+from ..lib.webhook_inbound import CUSTOM_TYPE
 
 
 class LifecycleWorkflow(models.Model):
@@ -30,6 +31,10 @@ class LifecycleWorkflow(models.Model):
         string="Days before expiry",
         tracking=True,
         help="For renewal reminders: the rung of the reminder ladder this workflow answers (30, 14, 3, 0…).",
+    )
+    custom_type = fields.Char(
+        tracking=True,
+        help="For a custom event: the type it answers, as an incoming webhook endpoint defines it (trial.started).",
     )
     model_name = fields.Char(compute="_compute_model_name", string="Applies to")
     domain = fields.Char(
@@ -104,6 +109,17 @@ class LifecycleWorkflow(models.Model):
                     )
                 )
 
+    @api.constrains("event_type", "custom_type")
+    def _check_custom_type(self):
+        for workflow in self.filtered(lambda workflow: workflow.event_type == "custom"):
+            if not CUSTOM_TYPE.fullmatch(workflow.custom_type or ""):
+                raise ValidationError(
+                    self.env._(
+                        "A workflow started by a custom event names its type, as the incoming webhook endpoint "
+                        'defines it: lower-case letters, digits, "_", "." and "-", e.g. trial.started.'
+                    )
+                )
+
     @api.constrains("test_mode", "test_recipients")
     def _check_test_recipients(self):
         for workflow in self.filtered("test_mode"):
@@ -154,6 +170,7 @@ class LifecycleWorkflow(models.Model):
             event.event_type == self.event_type
             and (not self.company_id or event.company_id in (self.company_id, self.env["res.company"]))
             and (event.event_type != "reminder_due" or event.reminder_offset == self.reminder_offset)
+            and (event.event_type != "custom" or event.custom_type == self.custom_type)
         )
 
     def _matching_today(self, date_ref=None):

@@ -33,6 +33,12 @@ class ResPartner(models.Model):
         compute="_compute_lifecycle_wallet_balance",
         groups="subscription_lifecycle.group_lifecycle_user",
     )
+    # what other systems said about the customer: managers, who own the endpoints
+    lifecycle_webhook_inbound_count = fields.Integer(
+        string="Webhook calls",
+        compute="_compute_lifecycle_webhook_inbound_count",
+        groups="subscription_lifecycle.group_lifecycle_manager",
+    )
     lifecycle_callback_date = fields.Date(
         string="Callback date",
         readonly=True,
@@ -89,6 +95,23 @@ class ResPartner(models.Model):
         for partner in self:
             partner.lifecycle_wallet_currency_id = company.currency_id
             partner.lifecycle_wallet_balance = balances.get(partner.commercial_partner_id._origin, 0.0)
+
+    def _compute_lifecycle_webhook_inbound_count(self):
+        counts = dict(
+            self.env["lifecycle.webhook.inbound"]._read_group(
+                [("partner_id", "in", self.commercial_partner_id._origin.ids)], ["partner_id"], ["__count"]
+            )
+        )
+        for partner in self:
+            partner.lifecycle_webhook_inbound_count = counts.get(partner.commercial_partner_id._origin, 0)
+
+    def action_view_lifecycle_webhook_inbound(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "subscription_lifecycle.lifecycle_webhook_inbound_action"
+        )
+        action["domain"] = [("partner_id", "=", self.commercial_partner_id.id)]
+        return action
 
     def action_view_lifecycle_wallets(self):
         self.ensure_one()
