@@ -20,3 +20,5 @@ from . import res_users
 from . import mail_activity
 from . import payment_transaction
 from . import lifecycle_webhook_endpoint
+from . import lifecycle_webhook_delivery
+from . import lifecycle_webhook_attempt

@@ -19,3 +19,5 @@ from . import test_migration
 from . import test_engine_batch
 from . import test_engine_workers
 from . import test_webhook_signature
+from . import test_webhook_rules
+from . import test_webhook_delivery
