@@ -396,7 +396,7 @@ class TestWebhookOutbox(LifecycleCommon):
         self.endpoint.event_type_ids = [(4, _selection_ids(self.env, "payment_failed")[0])]
         self.env.flush_all()
         outbox._enqueue_subscribed(one)
-        with self.assertQueryCount(3):  # the subscriptions, the INSERT … SELECT, the sender's trigger
+        with self.assertQueryCount(3):  # one INSERT … SELECT for all the events, and waking the sender up
             outbox._enqueue_subscribed(one)
         with self.assertQueryCount(3):
             outbox._enqueue_subscribed(many)

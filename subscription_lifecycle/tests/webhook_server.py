@@ -29,6 +29,9 @@ class WebhookServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as real receivers
+            # answer at once, as real servers do: otherwise the body, written after the headers,
+            # waits for the client's delayed ACK (40 ms) on a kept-alive connection
+            disable_nagle_algorithm = True
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
