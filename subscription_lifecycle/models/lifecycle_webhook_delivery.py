@@ -25,6 +25,7 @@ _logger = logging.getLogger(__name__)
 
 # A claimed delivery is the claiming worker's for this long: if it dies before
 # recording the outcome, the delivery is due again once the lease is over.
+# Longer than a batch can take: BATCH_SIZE requests of at most 10 s each, 8 at a time.
 LEASE = timedelta(minutes=5)
 BATCH_SIZE = 100
 SENDER_CRON = "subscription_lifecycle.ir_cron_lifecycle_webhook_send"
