@@ -38,6 +38,9 @@ class LifecycleEvent(models.Model):
         readonly=True,
         groups="subscription_lifecycle.group_lifecycle_manager",
     )
+    webhook_delivery_count = fields.Integer(
+        compute="_compute_webhook_delivery_count", groups="subscription_lifecycle.group_lifecycle_manager"
+    )
 
     # One reminder per deadline, expiry date and rung; one expiry notice per
     # expiry date: duplicates are impossible, even from concurrent schedulers.
@@ -79,8 +82,27 @@ class LifecycleEvent(models.Model):
                 vals["partner_id"] = record.id
             vals_list.append({**vals, **values})
         events = self.sudo().create(vals_list)
+        self.env["lifecycle.webhook.delivery"].sudo()._enqueue_subscribed(events)
         self.env["lifecycle.workflow.run"]._trigger_engine()
         return events
+
+    def _compute_webhook_delivery_count(self):
+        counts = dict(
+            self.env["lifecycle.webhook.delivery"]._read_group(
+                [("event_id", "in", self.ids)], ["event_id"], ["__count"]
+            )
+        )
+        for event in self:
+            event.webhook_delivery_count = counts.get(event, 0)
+
+    def action_view_webhook_deliveries(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "subscription_lifecycle.lifecycle_webhook_delivery_action"
+        )
+        action["domain"] = [("event_id", "=", self.id)]
+        action["context"] = {}
+        return action
 
     def _record(self):
         self.ensure_one()

@@ -52,6 +52,7 @@ class LifecycleWorkflowStep(models.Model):
             ("condition", "Check condition"),
             ("cancel", "Cancel the deadline"),
             ("wallet_credit", "Credit the wallet"),
+            ("webhook", "Send webhook"),
         ],
         required=True,
         default="email",
@@ -92,14 +93,21 @@ class LifecycleWorkflowStep(models.Model):
         "For a deadline event the run also stops when the deadline was renewed since the event.",
     )
 
+    webhook_endpoint_id = fields.Many2one(
+        "lifecycle.webhook.endpoint",
+        string="Webhook endpoint",
+        domain="[('direction', '=', 'outbound')]",
+        ondelete="restrict",
+        help="Receives the event the run answers, signed, retried and logged.",
+    )
     wallet_amount = fields.Float(string="Credit", help="Amount credited, in the company's currency.")
     wallet_reason = fields.Char(string="Reason", translate=True)
 
-    @api.depends("step_type", "mail_template_id", "activity_type_id", "wait_amount", "wait_unit")
+    @api.depends("step_type", "mail_template_id", "activity_type_id", "webhook_endpoint_id", "wait_amount", "wait_unit")
     def _compute_name(self):
         labels = dict(self._fields["step_type"]._description_selection(self.env))
         for step in self:
-            detail = step.mail_template_id.name or step.activity_type_id.name or ""
+            detail = step.mail_template_id.name or step.activity_type_id.name or step.webhook_endpoint_id.name or ""
             if step.step_type == "wait":
                 units = dict(self._fields["wait_unit"]._description_selection(self.env))
                 detail = f"{step.wait_amount} {units.get(step.wait_unit, '')}"
@@ -121,6 +129,7 @@ class LifecycleWorkflowStep(models.Model):
         "update_value",
         "wait_amount",
         "author_id",
+        "webhook_endpoint_id",
     )
     def _check_settings(self):
         for step in self:
@@ -130,6 +139,7 @@ class LifecycleWorkflowStep(models.Model):
                 "update": not step.update_field_id,
                 "wait": step.wait_amount <= 0,
                 "wallet_credit": step.wallet_amount <= 0 or not step.wallet_reason,
+                "webhook": step.webhook_endpoint_id.direction != "outbound",
             }.get(step.step_type)
             if missing:
                 raise ValidationError(
@@ -376,6 +386,35 @@ class LifecycleWorkflowStep(models.Model):
             deadline_id=record.id if record._name == "lifecycle.deadline" else False,
         )
         return NEXT, self.env._("Wallet credited: %(line)s.", line=line.display_name), None
+
+    def _run_webhook(self, run, record, now):
+        return self._run_webhook_batch(run, {run: record}, now)[run]
+
+    def _run_webhook_batch(self, runs, records, now):
+        """Queue one delivery of each run's event to the step's endpoint; the sender sends them after commit."""
+        endpoint = self.webhook_endpoint_id
+        deliveries = self.env["lifecycle.webhook.delivery"].create(
+            [
+                {
+                    "endpoint_id": endpoint.id,
+                    "event_id": run.event_id.id,
+                    "workflow_run_id": run.id,
+                    "partner_id": run.event_id.partner_id.id,
+                    "company_id": endpoint.company_id.id,
+                    "event_type": run.event_id.event_type,
+                }
+                for run in runs
+            ]
+        )
+        deliveries._trigger_sender()
+        return {
+            run: (
+                NEXT,
+                self.env._("Webhook %(id)s queued for %(endpoint)s.", id=delivery.msg_id, endpoint=endpoint.name),
+                None,
+            )
+            for run, delivery in zip(runs, deliveries, strict=True)
+        }
 
     def _run_cancel(self, run, record, now):
         if record._name != "lifecycle.deadline" or record.state not in ("draft", "active", "expired"):

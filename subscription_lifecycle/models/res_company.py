@@ -38,6 +38,16 @@ class ResCompany(models.Model):
         help="The most a customer can add to their wallet in one payment from the portal.",
     )
 
+    lifecycle_webhook_allow_http = fields.Boolean(
+        string="Webhooks over plain http",
+        help="Let outgoing webhook endpoints use http:// URLs: their deliveries travel unencrypted.",
+    )
+    lifecycle_webhook_allow_private = fields.Boolean(
+        string="Webhooks to private addresses",
+        help="Let outgoing webhooks reach loopback and private network addresses, for on-premise systems. "
+        "Link-local (cloud metadata), multicast and reserved addresses stay refused.",
+    )
+
     @api.constrains("lifecycle_renewal_window")
     def _check_lifecycle_renewal_window(self):
         if any(not 0 <= company.lifecycle_renewal_window <= 365 for company in self):

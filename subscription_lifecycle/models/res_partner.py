@@ -129,6 +129,15 @@ class ResPartner(models.Model):
         self.env["lifecycle.event"]._emit("customer_archived", customers)
         return result
 
+    def action_view_lifecycle_webhook_deliveries(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "subscription_lifecycle.lifecycle_webhook_delivery_action"
+        )
+        action["domain"] = [("partner_id", "child_of", self.commercial_partner_id.id)]
+        action["context"] = {}
+        return action
+
     def action_view_lifecycle_runs(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("subscription_lifecycle.lifecycle_workflow_run_action")

@@ -16,3 +16,4 @@ from . import test_migration
 from . import test_engine_batch
 from . import test_engine_workers
 from . import test_webhook_inbound
+from . import test_webhook_delivery

@@ -1,8 +1,13 @@
+import json
 from datetime import date, timedelta
 
+from standardwebhooks.webhooks import Webhook
+
+from odoo import SUPERUSER_ID, api
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..lib.duration import add_duration
+from .webhook_server import WebhookServer
 
 
 @tagged("post_install", "-at_install")
@@ -115,3 +120,35 @@ class TestPortalUi(HttpCase):
         self.assertEqual(wallet.transaction_ids.mapped("kind"), ["payment", "deposit"])
         self.assertEqual(wallet.balance, 100.0 - order.amount_total)
         self._assert_renewed_once(deadline, expiry)
+
+
+@tagged("post_install", "-at_install")
+class TestWebhookUi(HttpCase):
+    def test_a_manager_creates_an_endpoint_sends_a_test_event_and_opens_its_log(self):
+        server = WebhookServer()
+        self.addCleanup(server.stop)
+        manager = new_test_user(
+            self.env, login="lc_tour_hooks", groups="subscription_lifecycle.group_lifecycle_manager"
+        )
+        self.env.company.write({"lifecycle_webhook_allow_http": True, "lifecycle_webhook_allow_private": True})
+        start = "/odoo/action-subscription_lifecycle.lifecycle_webhook_endpoint_action"
+        options = {"stepDelay": 0, "keepWatchBrowser": False, "debug": False, "startUrl": start}
+        self.start_tour(
+            start,
+            "subscription_lifecycle_webhook_tour",
+            login=manager.login,
+            # the tour types the URL of this test's server
+            code=f"window.lifecycleWebhookUrl = {json.dumps(server.url)};"
+            f" odoo.startTour('subscription_lifecycle_webhook_tour', {json.dumps(options)})",
+        )
+        endpoint = self.env["lifecycle.webhook.endpoint"].search([("name", "=", "Tour CRM")])
+        self.assertEqual((endpoint.url, endpoint.user_id), (server.url, manager))
+        self.assertEqual(endpoint.delivery_ids.state, "pending")
+        self.assertEqual(server.requests, [], "nothing left before the sender ran")
+        with self.registry.cursor() as cr:  # the test's own transaction, shared with the server
+            api.Environment(cr, SUPERUSER_ID, {})["lifecycle.webhook.delivery"]._cron_send()
+        [received] = server.requests
+        body = Webhook(endpoint.secret).verify(received.body, received.headers)
+        self.assertEqual((body["type"], body["data"]), ("webhook.test", {"endpoint": "Tour CRM", "test": True}))
+        self.env.invalidate_all()  # the sender wrote through a cursor of its own
+        self.assertEqual(endpoint.delivery_ids.state, "delivered")
