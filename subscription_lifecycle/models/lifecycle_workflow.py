@@ -156,6 +156,19 @@ class LifecycleWorkflow(models.Model):
             and (event.event_type != "reminder_due" or event.reminder_offset == self.reminder_offset)
         )
 
+    def _following_steps(self):
+        """``{(workflow, step done last): the step to run next}``, for these workflows, read once for a batch.
+
+        The step done last is empty for a run that has done none yet; the step
+        to run next is empty after the last one.
+        """
+        following = {}
+        for workflow in self:
+            steps = workflow.step_ids.sorted()
+            for done, step in zip([steps.browse(), *steps], [*steps, steps.browse()], strict=True):
+                following[workflow, done] = step
+        return following
+
     def _matching_today(self, date_ref=None):
         """Records that would start a run today: the preview's audience."""
         self.ensure_one()
