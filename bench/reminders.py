@@ -11,18 +11,23 @@ template for ``--count`` deadlines of its own, all due today:
   floor the framework itself sets;
 - ``addon``: the shipped "Renewal reminder: 30 days" workflow switched on, run
   by the scheduler and the engine, one worker; then the same backlog size
-  shared by ``--workers`` worker processes through the engine's claims.
+  worked by the engine alone, in one Odoo process running its cron job, then
+  in ``--workers`` processes each running one of its two cron jobs, sharing
+  the backlog through the engine's claims.
 
 It prints mails/s for each way (mail.mail records queued) and the ratios.
 """
 
-import multiprocessing
+import subprocess
+import sys
 import time
 from datetime import timedelta
 
 import common
 
 EXTRA_MODULES = ("base_automation",)
+# One of the engine's cron jobs in an Odoo process of its own: what the tests run too.
+WORKER = common.ROOT / common.ADDON / "tests" / "engine_worker.py"
 
 
 def make_deadlines(env, tag, count, state):
@@ -138,33 +143,49 @@ def way_addon(registry, tag, count):
         return mails_for(env, ids), watch
 
 
-def _worker(dbname, results):
-    registry = common.registry(dbname, update=False)
-    with common.environment(registry) as env:
-        cron = env.ref("subscription_lifecycle.ir_cron_lifecycle_engine")
-        start = time.perf_counter()
-        # as the cron runs it: each batch committed, claims skip what the other worker holds
-        env["lifecycle.workflow.run"].with_context(cron_id=cron.id)._cron_engine()
-        results.append(time.perf_counter() - start)
-
-
 def way_workers(registry, tag, count, workers):
-    """The engine alone, ``workers`` processes on one backlog of ``count`` due reminders; wall time."""
+    """The engine alone: ``workers`` Odoo processes on one backlog of ``count`` due reminders; wall time.
+
+    Each process runs one of the engine's cron jobs through Odoo's cron loop
+    (``tests/engine_worker.py``, as the tests do), as ``workers`` cron
+    workers would. The clock starts once every process has loaded Odoo and
+    stops when the last one is done: loading Odoo is no part of the engine's
+    speed, and with two workers on two cores it would be counted twice.
+    """
+    from odoo.addons.subscription_lifecycle.models.lifecycle_workflow_run import ENGINE_CRONS  # noqa: PLC0415
+
     with common.environment(registry) as env:
         switch_on_the_30_day_workflow(env)
         ids, _origin = make_deadlines(env, f"{tag}-w{workers}", count, "active")
         env["lifecycle.deadline"]._cron_schedule()
-    # spawned, not forked: a worker opens its own connections, as a separate Odoo process does
-    spawn = multiprocessing.get_context("spawn")
-    with spawn.Manager() as manager:
-        results = manager.list()
-        processes = [spawn.Process(target=_worker, args=(registry.db_name, results)) for _index in range(workers)]
-        start = time.perf_counter()
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.join()
-        seconds = time.perf_counter() - start
+    _command, addons_path = common.dev.find_odoo()
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(WORKER),
+                job,
+                f"--addons-path={addons_path}",
+                f"--database={registry.db_name}",
+                "--log-level=warn",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for job in ENGINE_CRONS[:workers]
+    ]
+    for process in processes:
+        if process.stdout.readline() != "ready\n":
+            raise RuntimeError("an engine worker did not start")
+    start = time.perf_counter()
+    for process in processes:
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    for process in processes:
+        if process.wait():
+            raise RuntimeError("an engine worker failed")
+    seconds = time.perf_counter() - start
     with common.environment(registry) as env:
         return mails_for(env, ids), seconds
 
@@ -172,7 +193,7 @@ def way_workers(registry, tag, count, workers):
 def main():
     arguments = common.parser(__doc__.splitlines()[0])
     arguments.add_argument("--count", type=int, default=2000, help="deadlines per way (default 2000)")
-    arguments.add_argument("--workers", type=int, default=2, help="engine processes in the last way (default 2)")
+    arguments.add_argument("--workers", type=int, default=2, choices=(1, 2), help="engine processes in the last way")
     args = arguments.parse_args()
     registry = common.registry(args.database, (common.ADDON, *EXTRA_MODULES))
     tag = common.run_tag()

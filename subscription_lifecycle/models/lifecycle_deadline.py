@@ -28,6 +28,8 @@ PRIVATE_TRANSITIONS = {("active", "expired"), ("expired", "active")}
 # in the environment's context.
 _PRIVATE = ContextVar("lifecycle_private_transitions", default=frozenset())
 # The lifecycle event each state change emits.
+# What the scheduler reads of a deadline, in the query that finds it (the name for its events' names).
+SCHEDULER_FIELDS = ["name", "partner_id", "company_id", "date_expiry", "reminder_date"]
 STATE_EVENTS = {
     "active": "deadline_activated",
     "expired": "deadline_expired",
@@ -321,8 +323,20 @@ class LifecycleDeadline(models.Model):
         self.ensure_one()
         return self.company_id._lifecycle_local_date(now or fields.Datetime.now(), self.partner_id)
 
+    def _lifecycle_todays(self, now):
+        """``{deadline: the customer's date at now}`` for these deadlines, worked out once per time zone."""
+        # the customers' time zone only: reading a partner reads its hundred other columns
+        self.partner_id.fetch(["tz"])
+        dates, todays = {}, {}
+        for deadline in self:
+            key = (deadline.company_id, deadline.partner_id.tz)
+            if key not in dates:
+                dates[key] = deadline._lifecycle_today(now)
+            todays[deadline] = dates[key]
+        return todays
+
     @api.model
-    def _cron_expire(self, now=None, batch_size=200):
+    def _cron_expire(self, now=None, batch_size=500):
         """Active deadlines whose expiry is before the customer's date at ``now`` (UTC) become expired.
 
         The query reads every expiry that is past somewhere on Earth; each
@@ -334,16 +348,37 @@ class LifecycleDeadline(models.Model):
         domain = [("state", "=", "active"), ("date_expiry", "<", dates_in_use(now)[1])]
         expired = self.browse()
         last_id = 0
-        while batch := self.search([*domain, ("id", ">", last_id)], order="id", limit=batch_size):
+        while batch := self.search_fetch(
+            [*domain, ("id", ">", last_id)], SCHEDULER_FIELDS, order="id", limit=batch_size
+        ):
             last_id = batch[-1].id
-            past = batch.filtered(lambda deadline: deadline.date_expiry < deadline._lifecycle_today(now))
+            todays = batch._lifecycle_todays(now)
+            past = batch.browse([deadline.id for deadline in batch if deadline.date_expiry < todays[deadline]])
             with _private_transition(past, "expired"):
-                past.write({"state": "expired"})
+                past.with_context(mail_notrack=True).write({"state": "expired"})
+            past._log_status_change("active", "expired")
             expired |= past
             if self.env.context.get("cron_id"):
                 remaining = self.search_count([*domain, ("id", ">", last_id)])
                 self.env["ir.cron"]._commit_progress(len(batch), remaining=remaining)
         return expired
+
+    def _log_status_change(self, old_state, new_state):
+        """Log in the chatter of these deadlines that their status went from ``old_state`` to ``new_state``.
+
+        What tracking logs, in one go: tracking logs each deadline on its own,
+        a few milliseconds and two queries each, when a day expires thousands.
+        """
+        if not self:
+            return
+        field_info = self.fields_get(["state"], attributes=("string", "type", "selection"))["state"]
+        tracking = self.env["mail.tracking.value"]._create_tracking_values(
+            old_state, new_state, "state", field_info, self[:1]
+        )
+        messages = self._message_log_batch(dict.fromkeys(self.ids, ""))
+        self.env["mail.tracking.value"].sudo().create(
+            [{**tracking, "mail_message_id": message.id} for message in messages]
+        )
 
     @api.model
     def _cron_schedule(self, now=None):
@@ -358,14 +393,14 @@ class LifecycleDeadline(models.Model):
         self._emit_due_reminders(now=now)
 
     @api.model
-    def _emit_due_reminders(self, now=None, batch_size=500):
+    def _emit_due_reminders(self, now=None, batch_size=1000):
         """Emit at most one reminder-due event per active deadline, the most relevant one.
 
         A rung is due on the customer's date at ``now`` (naive UTC, default:
         the clock). A rung is sent once per (deadline, expiry date, offset):
         the unique index on events makes a second one impossible. After a
         scheduler outage only the latest reached rung goes out, never the
-        stale ones.
+        stale ones. Each batch costs the same few queries, whatever it holds.
         """
         now = now or fields.Datetime.now()
         latest = dates_in_use(now)[1]
@@ -374,22 +409,19 @@ class LifecycleDeadline(models.Model):
         domain = [("state", "=", "active"), ("reminder_date", "<=", latest)]
         emitted = self.env["lifecycle.event"]
         last_id = 0
-        while batch := self.search([*domain, ("id", ">", last_id)], order="id", limit=batch_size):
+        while batch := self.search_fetch(
+            [*domain, ("id", ">", last_id)], SCHEDULER_FIELDS, order="id", limit=batch_size
+        ):
             last_id = batch[-1].id
-            sent = defaultdict(set)
-            for deadline, expiry, offset in self.env["lifecycle.event"]._read_group(
-                [("event_type", "=", "reminder_due"), ("deadline_id", "in", batch.ids)],
-                ["deadline_id", "date_expiry:day", "reminder_offset"],
-            ):
-                sent[deadline, expiry].add(offset)
+            todays = batch._lifecycle_todays(now)
+            # the others are due later today, in a time zone further west
+            reached = batch.browse([deadline.id for deadline in batch if deadline.reminder_date <= todays[deadline]])
+            sent = reached._reminders_sent()
             due, moved = [], {}
-            for deadline in batch:
-                today = deadline._lifecycle_today(now)
-                if deadline.reminder_date > today:
-                    continue  # not yet the customer's day
+            for deadline in reached:
                 ladder = ladders[deadline.company_id]
-                offsets = sent[deadline, deadline.date_expiry]
-                days_left = (deadline.date_expiry - today).days
+                offsets = sent[deadline]
+                days_left = (deadline.date_expiry - todays[deadline]).days
                 offset = due_offset(days_left, ladder, offsets)
                 if offset is not None:
                     due.append((deadline, {"reminder_offset": offset, "payload": {"days_left": days_left}}))
@@ -398,11 +430,29 @@ class LifecycleDeadline(models.Model):
                 moved[deadline.id] = (
                     fields.Date.subtract(deadline.date_expiry, days=upcoming) if upcoming is not None else None
                 )
-            batch._move_reminder_dates(moved)
+            reached._move_reminder_dates(moved)
             emitted |= self.env["lifecycle.event"]._emit_each("reminder_due", due)
             if self.env.context.get("cron_id"):
                 self.env["ir.cron"]._commit_progress(len(batch))
         return emitted
+
+    def _reminders_sent(self):
+        """``{deadline: {offsets}}``: the rungs of the ladder already sent for each deadline's expiry date.
+
+        Read by deadline, through the index on the events' deadline, whatever
+        the statistics say about how many reminders there are.
+        """
+        self.env["lifecycle.event"].flush_model(["deadline_id", "date_expiry", "event_type", "reminder_offset"])
+        self.env.cr.execute(
+            SQL(
+                "SELECT deadline_id, date_expiry,"
+                " ARRAY_AGG(reminder_offset) FILTER (WHERE event_type = 'reminder_due')"
+                " FROM lifecycle_event WHERE deadline_id = ANY(%s) GROUP BY deadline_id, date_expiry",
+                self.ids,
+            )
+        )
+        sent = {(deadline_id, expiry): set(offsets or ()) for deadline_id, expiry, offsets in self.env.cr.fetchall()}
+        return {deadline: sent.get((deadline.id, deadline.date_expiry), set()) for deadline in self}
 
     def _move_reminder_dates(self, dates):
         """Set the next reminder date of deadlines in one UPDATE: ``{deadline id: date or None}``.

@@ -1,6 +1,22 @@
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 from ..lib.events import EVENT_MODEL, EVENT_SELECTION
+
+# What an event says, as ``_emit_each`` writes it.
+EVENT_COLUMNS = (
+    "name",
+    "event_type",
+    "res_model",
+    "res_id",
+    "partner_id",
+    "deadline_id",
+    "company_id",
+    "reminder_offset",
+    "date_expiry",
+    "payload",
+    "custom_type",
+)
 
 
 class LifecycleEvent(models.Model):
@@ -61,7 +77,14 @@ class LifecycleEvent(models.Model):
 
     @api.model
     def _emit_each(self, event_type, records_values):
-        """Like ``_emit`` with values of its own for each record: ``[(record, values), ...]``."""
+        """Like ``_emit`` with values of its own for each record: ``[(record, values), ...]``.
+
+        The one way events are made, whoever makes them: they are inserted in
+        one statement, and an event the unique indexes already hold (this
+        reminder or this expiry was announced before, maybe by a concurrent
+        scheduler) is skipped rather than failing the others. Returns the
+        events made, and wakes the engine up for them.
+        """
         if not records_values:
             return self.browse()
         label = dict(self._fields["event_type"]._description_selection(self.env))[event_type]
@@ -81,10 +104,44 @@ class LifecycleEvent(models.Model):
             else:
                 vals["partner_id"] = record.id
             vals_list.append({**vals, **values})
-        events = self.sudo().create(vals_list)
-        self.env["lifecycle.webhook.delivery"].sudo()._enqueue_subscribed(events)
-        self.env["lifecycle.workflow.run"]._trigger_engine()
+        events = self.sudo()._insert_new(vals_list)
+        if events:
+            self.env["lifecycle.webhook.delivery"].sudo()._enqueue_subscribed(events)
+            self.env["lifecycle.workflow.run"]._trigger_engine()
         return events
+
+    def _insert_new(self, vals_list):
+        """Insert events in one statement, leaving out those the unique indexes refuse; the inserted ones.
+
+        Not the ORM's ``create``: it cannot leave a duplicate out (``ON
+        CONFLICT DO NOTHING``), and its few hundred microseconds of Python per
+        row add up to seconds when the scheduler emits a day's reminders.
+        Events have no computed field, no default but the state, and nothing
+        overrides their creation.
+        """
+        unknown = {name for vals in vals_list for name in vals} - set(EVENT_COLUMNS)
+        if unknown:
+            raise ValueError(f"an event has no say in {', '.join(sorted(unknown))}")
+        columns = (*EVENT_COLUMNS, "state", "create_uid", "write_uid")
+        fields_ = [self._fields[name] for name in EVENT_COLUMNS]
+        params = []
+        for vals in vals_list:
+            params += [
+                field.convert_to_column_insert(vals[field.name], self, vals) if field.name in vals else None
+                for field in fields_
+            ]
+            params += ["pending", self.env.uid, self.env.uid]
+        # one placeholder per value: an SQL object per row costs more than the row
+        row = f"({', '.join(['%s'] * len(columns))}, NOW() AT TIME ZONE 'UTC', NOW() AT TIME ZONE 'UTC')"
+        self.env.cr.execute(
+            SQL(
+                "INSERT INTO lifecycle_event (%s, create_date, write_date) VALUES %s"
+                " ON CONFLICT DO NOTHING RETURNING id",
+                SQL(", ").join(SQL.identifier(name) for name in columns),
+                SQL(", ".join([row] * len(vals_list)), *params),
+            )
+        )
+        return self.browse(sorted(row[0] for row in self.env.cr.fetchall()))
 
     def _compute_webhook_delivery_count(self):
         counts = dict(

@@ -173,6 +173,19 @@ class LifecycleWorkflow(models.Model):
             and (event.event_type != "custom" or event.custom_type == self.custom_type)
         )
 
+    def _following_steps(self):
+        """``{(workflow, step done last): the step to run next}``, for these workflows, read once for a batch.
+
+        The step done last is empty for a run that has done none yet; the step
+        to run next is empty after the last one.
+        """
+        following = {}
+        for workflow in self:
+            steps = workflow.step_ids.sorted()
+            for done, step in zip([steps.browse(), *steps], [*steps, steps.browse()], strict=True):
+                following[workflow, done] = step
+        return following
+
     def _matching_today(self, date_ref=None):
         """Records that would start a run today: the preview's audience."""
         self.ensure_one()

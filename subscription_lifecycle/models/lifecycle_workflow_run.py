@@ -142,9 +142,10 @@ class LifecycleWorkflowRun(models.Model):
         workers, both share a large backlog through the claims.
         """
         for xmlid in ENGINE_CRONS:
-            cron = self.env.ref(xmlid, raise_if_not_found=False)
-            if cron:
-                cron._trigger(at)
+            # the job's id is cached, where ``env.ref`` would also ask the database whether it exists
+            cron_id = self.env["ir.model.data"]._xmlid_to_res_id(xmlid, raise_if_not_found=False)
+            if cron_id:
+                self.env["ir.cron"].browse(cron_id)._trigger(at)
 
     def _claim(self, table, condition, limit, fresh_transaction=False):
         """Lock up to ``limit`` rows of ``table`` meeting ``condition`` that no other worker holds; their ids.
@@ -186,8 +187,16 @@ class LifecycleWorkflowRun(models.Model):
             gone._log("stop", self.env._("The record is gone: run stopped."))
             gone.write({"state": "stopped", "resume_at": False})
         todo = self - gone
+        following = todo.workflow_id._following_steps()
+        none_done = self.env["lifecycle.workflow.step"]
+
+        def next_step(run):
+            # a run whose last step is no longer its workflow's starts again at the first one
+            done = run.step_id if (run.workflow_id, run.step_id) in following else none_done
+            return following[run.workflow_id, done]
+
         while todo:
-            by_step = todo.grouped(lambda run: run._next_steps()[:1])
+            by_step = todo.grouped(next_step)
             todo = self.browse()
             for step, runs in by_step.items():
                 if step:
@@ -265,12 +274,6 @@ class LifecycleWorkflowRun(models.Model):
             if model is not None:
                 return model._sql_error_to_message(error)
         return str(error) or error.__class__.__name__
-
-    def _next_steps(self):
-        steps = self.workflow_id.step_ids.sorted()
-        if self.step_id in steps:
-            return steps[list(steps).index(self.step_id) + 1 :]
-        return steps
 
     @api.model
     def _schedule_wake_up(self, now):

@@ -3,6 +3,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 from odoo.fields import Domain
+from odoo.tools import SQL
 from odoo.tools.safe_eval import safe_eval
 
 # The result of a step, returned by every ``_run_<step_type>`` method:
@@ -300,16 +301,28 @@ class LifecycleWorkflowStep(models.Model):
             defaults={mail.res_id: mail.email_from for mail in mails},
             author_ids={res_id: author.id for res_id, author in authors.items()},
         )
-        for mail in mails:  # one UPDATE for the batch when the ORM flushes
-            mail.author_id = authors[mail.res_id]
-            mail.reply_to = replies[mail.res_id]
-        self.env["mail.notification"].sudo().create(
-            [
-                {**values, "res_partner_id": partner.id}
-                for mail, values in zip(mails, mails._get_notification_values(), strict=True)
-                for partner in mail.recipient_ids
-            ]
+        notifications = [
+            {**values, "author_id": authors[mail.res_id].id, "res_partner_id": partner.id}
+            for mail, values in zip(mails, mails._get_notification_values(), strict=True)
+            for partner in mail.recipient_ids
+        ]
+        # One UPDATE for the batch: through the ORM each email writes its own
+        # message (its author and reply-to are the message's), a millisecond each.
+        messages = mails.mail_message_id
+        messages.flush_recordset(["author_id", "reply_to"])
+        self.env.cr.execute(
+            SQL(
+                "UPDATE mail_message AS message SET author_id = signed.author_id, reply_to = signed.reply_to"
+                " FROM (VALUES %s) AS signed(id, author_id, reply_to) WHERE message.id = signed.id",
+                SQL(", ").join(
+                    SQL("(%s, %s::int, %s::varchar)", message.id, authors[res_id].id, replies[res_id])
+                    for message, res_id in zip(messages, mails.mapped("res_id"), strict=True)
+                ),
+            )
         )
+        messages.invalidate_recordset(["author_id", "reply_to"])
+        mails.invalidate_recordset(["author_id", "reply_to"])
+        self.env["mail.notification"].sudo().create(notifications)
 
     def _run_activity(self, run, record, now):
         user = self.activity_user_id or (record.user_id if "user_id" in record._fields else False) or self.env.user

@@ -1,50 +1,46 @@
-"""The engine's cron job in an Odoo process of its own, for tests/test_engine_workers.py.
+"""One of the engine's cron jobs in an Odoo process of its own, for tests/test_engine_workers.py.
 
-    python3 engine_worker.py --addons-path=... --database=DB [other odoo-bin options]
+    python3 engine_worker.py JOB_XMLID --addons-path=... --database=DB [other odoo-bin options]
 
 The process loads the database's registry, writes ``ready`` on its standard
-output and waits for a line on its standard input; then it runs the job
-"Lifecycle: run workflows" the way ``ir.cron._run_job`` does (a progress
-record in the context, the job's server action through ``_callback``, again
-while the job reports work left), writing ``progress <id>`` for each progress
-record before using it. The lock ``ir.cron`` takes on the job's row is left
-out: with it, two cron workers never run one job at the same time, and the
-tests need two side by side.
+output and waits for a line on its standard input; then it runs the cron job
+``JOB_XMLID`` (``subscription_lifecycle.ir_cron_lifecycle_engine`` or its
+``_second``) through Odoo's own cron loop, as a cron thread does when it
+finds the job ready: the job's row locked, its progress recorded, its
+batches committed, the job rescheduled. It runs the job again for as long
+as the job says work is left (Odoo makes it ready again at once), and ends
+when the job is done.
 """
 
 import sys
-import time
 
-from odoo.tools import config
-
-
-def say(line):
-    sys.stdout.write(f"{line}\n")
-    sys.stdout.flush()
+from odoo.tools import SQL, config
 
 
 def main():
-    config.parse_config(sys.argv[1:], setup_logging=True)
+    job_xmlid = sys.argv[1]
+    config.parse_config(sys.argv[2:], setup_logging=True)
     # after the configuration, as odoo-bin does: it sets where the addons are
     from odoo import SUPERUSER_ID, api  # noqa: PLC0415
     from odoo.modules.registry import Registry  # noqa: PLC0415
 
-    from odoo.addons.base.models.ir_cron import MIN_TIME_PER_JOB  # noqa: PLC0415
+    from odoo.addons.base.models.ir_cron import IrCron  # noqa: PLC0415
 
     registry = Registry(config["db_name"][0])
-    say("ready")
-    sys.stdin.readline()
-    with registry.cursor() as cr:
-        job = api.Environment(cr, SUPERUSER_ID, {}).ref("subscription_lifecycle.ir_cron_lifecycle_engine")
-        context = {"lastcall": job.lastcall, "cron_id": job.id, "cron_end_time": time.monotonic() + MIN_TIME_PER_JOB}
-        cron = api.Environment(cr, job.user_id.id, context)["ir.cron"].browse(job.id)
+    with registry.cursor() as cron_cr:
+        job_id = api.Environment(cron_cr, SUPERUSER_ID, {}).ref(job_xmlid).id
+        cron_cr.commit()  # pylint: disable=invalid-commit
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+        sys.stdin.readline()
         while True:
-            cron_in_progress, progress = cron._add_progress()
-            cr.commit()  # pylint: disable=invalid-commit
-            say(f"progress {progress.id}")
-            cron_in_progress._callback(job.cron_name, job.ir_actions_server_id.id)
-            if not (progress.done and progress.remaining):
+            cron_cr.execute(
+                SQL("SELECT id FROM ir_cron WHERE id = %s AND %s", job_id, IrCron._get_ready_sql_condition(cron_cr))
+            )
+            if not cron_cr.fetchone():
                 break
+            cron_cr.commit()  # pylint: disable=invalid-commit
+            IrCron._process_jobs_loop(cron_cr, job_ids=[job_id])
 
 
 if __name__ == "__main__":

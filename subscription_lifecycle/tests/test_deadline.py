@@ -59,6 +59,28 @@ class TestDeadlineStates(LifecycleCommon):
         self.assertEqual((past.state, today.state, draft.state), ("expired", "active", "draft"))
         self.assertFalse(self.env["lifecycle.deadline"]._cron_expire(now=datetime(2026, 11, 21, 12, 0)))
 
+    def test_the_chatter_shows_the_expiry_as_a_status_change(self):
+        expiring = self._deadline(expiry=date(2026, 11, 20))
+        self.env["lifecycle.deadline"]._cron_expire(now=datetime(2026, 11, 21, 12, 0))
+        # as tracking does, when the transaction commits: the status line, an internal note by the running user
+        self.env.flush_all()
+        self.env.cr.precommit.run()
+        change = expiring.message_ids.tracking_value_ids.filtered(lambda tracking: tracking.field_id.name == "state")
+        self.assertEqual((change.old_value_char, change.new_value_char), ("Active", "Expired"))
+        self.assertRecordValues(
+            change.mail_message_id,
+            [
+                {
+                    "message_type": "notification",
+                    "subtype_id": self.env.ref("mail.mt_note").id,
+                    "author_id": self.env.user.partner_id.id,
+                    "is_internal": True,
+                    "model": "lifecycle.deadline",
+                    "res_id": expiring.id,
+                }
+            ],
+        )
+
     def test_only_draft_or_cancelled_can_be_deleted(self):
         active = self._deadline()
         with self.assertRaises(UserError):

@@ -102,16 +102,84 @@ class TestReminderLadder(EngineCommon):
         self.assertIn("Renewed meanwhile", run.log_ids[-1].message)
         self.assertFalse(self._mails(deadline))
 
-    def test_the_database_refuses_a_second_reminder_for_the_same_rung(self):
+    def test_a_second_reminder_for_the_same_rung_is_never_recorded(self):
         deadline = self._deadline(expiry=TODAY + timedelta(days=30), date_start=TODAY - timedelta(days=335))
+        other = self._deadline(expiry=TODAY + timedelta(days=30), date_start=TODAY - timedelta(days=335))
         self._day(0)
+        first = self._reminders(deadline)
+        # emitted again with a new one: the duplicate is left out, the new one is not held back
+        again = self.Event._emit_each(
+            "reminder_due", [(deadline, {"reminder_offset": 30}), (other, {"reminder_offset": 3})]
+        )
+        self.assertEqual(again.mapped("reminder_offset"), [3])
+        self.assertEqual(again.deadline_id, other)
+        self.assertEqual(self._reminders(deadline), first)
+        # whoever writes an event some other way meets the database's own refusal
         self.assertRefused(
             "already sent for this expiry date",
-            self.Event._emit,
-            "reminder_due",
-            deadline,
-            reminder_offset=30,
+            self.Event.create,
+            {
+                "event_type": "reminder_due",
+                "res_model": deadline._name,
+                "res_id": deadline.id,
+                "deadline_id": deadline.id,
+                "date_expiry": deadline.date_expiry,
+                "reminder_offset": 30,
+            },
         )
+
+    def test_events_made_in_bulk_say_what_one_made_by_the_orm_says(self):
+        deadline = self._deadline(expiry=TODAY + timedelta(days=30), date_start=TODAY - timedelta(days=335))
+        self.env["ir.cron.trigger"].search([]).unlink()
+        reminder = self.Event._emit_each(
+            "reminder_due", [(deadline, {"reminder_offset": 30, "payload": {"days_left": 30}})]
+        )
+        registered = self.Event.with_user(self.lc_user)._emit("customer_registered", self.customer, company_id=False)
+        self.assertRecordValues(
+            reminder | registered,
+            [
+                {
+                    "name": f"Renewal reminder due: {deadline.name}",
+                    "event_type": "reminder_due",
+                    "res_model": "lifecycle.deadline",
+                    "res_id": deadline.id,
+                    "partner_id": self.customer.id,
+                    "deadline_id": deadline.id,
+                    "company_id": self.company.id,
+                    "reminder_offset": 30,
+                    "date_expiry": deadline.date_expiry,
+                    "payload": {"days_left": 30},
+                    "state": "pending",
+                    "create_uid": self.env.uid,
+                },
+                {
+                    "name": f"Customer registered: {self.customer.display_name}",
+                    "event_type": "customer_registered",
+                    "res_model": "res.partner",
+                    "res_id": self.customer.id,
+                    "partner_id": self.customer.id,
+                    "deadline_id": False,
+                    "company_id": False,
+                    "reminder_offset": 0,
+                    "date_expiry": False,
+                    "payload": False,
+                    "state": "pending",
+                    "create_uid": self.lc_user.id,
+                },
+            ],
+        )
+        self.assertTrue(reminder.create_date and reminder.write_date)
+        self.env.cr.execute(
+            "SELECT reminder_offset, date_expiry, payload FROM lifecycle_event WHERE id = %s", [registered.id]
+        )
+        self.assertEqual(self.env.cr.fetchone(), (None, None, None), "what an event does not say is left empty")
+        engine = self.env.ref("subscription_lifecycle.ir_cron_lifecycle_engine")
+        second = self.env.ref("subscription_lifecycle.ir_cron_lifecycle_engine_second")
+        self.assertEqual(
+            self.env["ir.cron.trigger"].search([]).cron_id, engine | second, "both engine jobs are woken up"
+        )
+        with self.assertRaisesRegex(ValueError, "no say in state"):
+            self.Event._emit("customer_registered", self.customer, state="processed")
 
     def test_each_company_uses_its_own_ladder(self):
         self.company.lifecycle_reminder_offsets = "7"
@@ -140,6 +208,34 @@ class TestReminderLadder(EngineCommon):
         with self.assertQueryCount(small_queries):
             big = deadlines._emit_due_reminders(now=big_at)
         self.assertEqual((len(small), len(big)), (2, 40))
+
+    def test_each_batch_of_the_scheduler_costs_the_same_queries(self):
+        def queries_for(batches, at):
+            deadlines = self.env["lifecycle.deadline"]
+            for index in range(10 * batches):
+                # customers of their own, some in another time zone, some reminded before
+                customer = self.env["res.partner"].create(
+                    {"name": f"Batch {at} {index}", "tz": ("Europe/Brussels", "Australia/Sydney", False)[index % 3]}
+                )
+                deadlines |= self._deadline(
+                    expiry=at.date() + timedelta(days=(30, 14, 3)[index % 3]),
+                    date_start=at.date() - timedelta(days=300),
+                    partner_id=customer.id,
+                )
+            self.env.flush_all()
+            self.env.invalidate_all()
+            count = self.cr.sql_log_count
+            events = self.env["lifecycle.deadline"]._emit_due_reminders(now=at, batch_size=10)
+            self.env.flush_all()
+            self.assertEqual(len(events), 10 * batches)
+            queries = self.cr.sql_log_count - count
+            deadlines.action_close()  # out of the next measure's way
+            return queries
+
+        self.env["lifecycle.deadline"]._emit_due_reminders(now=NOW)  # what the database held before is not counted
+        one, two, four = (queries_for(batches, NOW + timedelta(days=100 * batches)) for batches in (1, 2, 4))
+        self.assertEqual(four - two, 2 * (two - one), "each batch costs what the one before it cost")
+        self.assertLessEqual(two - one, 7, "a batch reads, moves its dates and emits in a few queries")
 
 
 @tagged("post_install", "-at_install")

@@ -1,7 +1,8 @@
 """The engine run by real worker processes: one killed by SIGKILL in the middle of a batch, two side by side.
 
-A worker is a separate Odoo process (``engine_worker.py``) running the
-engine's cron job on the test database, so everything it has to see is
+A worker is a separate Odoo process (``engine_worker.py``) running one of the
+engine's two cron jobs through Odoo's cron loop on the test database, as two
+cron workers would, so everything it has to see is
 committed by the test, and removed again by SQL afterwards. Work already
 waiting in the database (the demo data's events) is held by row locks in the
 test's own transaction for the test's duration: the workers' ``SKIP LOCKED``
@@ -25,6 +26,8 @@ from odoo import SUPERUSER_ID, api
 from odoo.sql_db import db_connect
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL, config
+
+from ..models.lifecycle_workflow_run import ENGINE_CRONS
 
 # Far from the demo data's dates: on that day the scheduler finds this test's deadlines only.
 NOW = datetime(2090, 6, 1, 8, 0)
@@ -131,7 +134,15 @@ class EngineWorkersCommon(TransactionCase):
         return deadline_ids
 
     def _marks(self):
-        """The last ids of the tables a worker adds to on the side, to remove what it added there."""
+        """The last ids of the tables a worker adds to on the side, to remove what it added there.
+
+        The engine's cron jobs are put back as they were too: running them
+        reschedules them.
+        """
+        jobs = self.env["ir.cron"].browse(self.env.ref(xmlid).id for xmlid in ENGINE_CRONS)
+        self.addCleanup(
+            self._restore_jobs, jobs.read(["nextcall", "lastcall", "failure_count", "first_failure_date", "active"])
+        )
         return dict(
             zip(
                 ("ir_cron_progress", "ir_cron_trigger"),
@@ -142,6 +153,13 @@ class EngineWorkersCommon(TransactionCase):
                 strict=True,
             )
         )
+
+    def _restore_jobs(self, values_list):
+        with closing(db_connect(self.dbname).cursor()) as cr:
+            jobs = api.Environment(cr, SUPERUSER_ID, {})["ir.cron"]
+            for values in values_list:
+                jobs.browse(values.pop("id")).write(values)
+            cr.commit()  # pylint: disable=invalid-commit
 
     def _restore_workflows(self, workflow_ids, active_ids):
         with closing(db_connect(self.dbname).cursor()) as cr:
@@ -174,8 +192,8 @@ class EngineWorkersCommon(TransactionCase):
     # ------------------------------------------------------------------
     # Workers
     # ------------------------------------------------------------------
-    def _start_workers(self, count):
-        """``count`` worker processes on the test database, their registry loaded, waiting for ``_go``."""
+    def _start_workers(self, jobs):
+        """A worker process for each cron job of ``jobs`` (xmlids), their registry loaded, waiting for ``_go``."""
         options = [
             f"--addons-path={','.join(config['addons_path'])}",
             f"--data-dir={config['data_dir']}",
@@ -189,10 +207,10 @@ class EngineWorkersCommon(TransactionCase):
         if config["db_password"]:
             environ["PGPASSWORD"] = config["db_password"]  # kept out of the command line
         workers = []
-        for _index in range(count):
+        for job in jobs:
             log = self.enterContext(tempfile.TemporaryFile("w+"))
             worker = subprocess.Popen(  # noqa: S603  (this Python, this addon's script)
-                [sys.executable, str(WORKER), *options],
+                [sys.executable, str(WORKER), job, *options],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
@@ -212,15 +230,14 @@ class EngineWorkersCommon(TransactionCase):
         worker.stdin.flush()
 
     def _finish(self, worker):
-        """Wait for ``worker`` to end its job; the ids of the cron progress records it used."""
+        """Wait for ``worker`` to end its job."""
         try:
-            output, _errors = worker.communicate(timeout=STUCK)
+            worker.communicate(timeout=STUCK)
         except subprocess.TimeoutExpired:
             self.fail(f"the worker is stuck:\n{self._log_of(worker)}")
         log = self._log_of(worker)
         self.assertEqual(worker.returncode, 0, f"the worker failed:\n{log}")
         self.assertNotRegex(log, r" (ERROR|CRITICAL) ", "the worker logged an error")
-        return [int(line.split()[1]) for line in output.splitlines() if line.startswith("progress ")]
 
     def _log_of(self, worker):
         worker.log.seek(0)
@@ -316,7 +333,7 @@ class TestWorkerKilledMidBatch(EngineWorkersCommon):
         _logger.info("worker killed with %s runs done and the %s emails of a batch queued", done, lost)
         self.assertTrue(100 <= done < 10_000, f"killed after some batches, before the last: {done} runs done")
 
-        (worker,) = self._start_workers(1)
+        (worker,) = self._start_workers(ENGINE_CRONS[:1])
         self._go(worker)
         self._finish(worker)
         self.assertEqual(self._runs_by_state(deadline_ids), {"done": 10_000})
@@ -349,7 +366,7 @@ class TestWorkerKilledMidBatch(EngineWorkersCommon):
             )[0]
             return done and uncommitted_emails()
 
-        (worker,) = self._start_workers(1)
+        (worker,) = self._start_workers(ENGINE_CRONS[:1])
         self._go(worker)
         self._wait_until(mid_batch, "a batch in progress after a committed one")
         self.assertTrue(self._sessions(worker), "the worker's database sessions are known by name")
@@ -373,17 +390,23 @@ class TestTwoWorkers(EngineWorkersCommon):
             self.assertEqual(len(events._match_workflows()), 2_000)
             cr.commit()  # pylint: disable=invalid-commit
 
-        workers = self._start_workers(2)
+        (last_progress,) = self._observe("SELECT COALESCE(MAX(id), 0) FROM ir_cron_progress")
+        workers = self._start_workers(ENGINE_CRONS)
         for worker in workers:
             self._go(worker)
-        progress_ids = [self._finish(worker) for worker in workers]
+        for worker in workers:
+            self._finish(worker)
 
-        # a cron progress record counts the runs its worker executed, committed with them
+        # each job's progress records count the runs its worker executed, committed with them
         executed = [
-            self._observe("SELECT COALESCE(SUM(done), 0) FROM ir_cron_progress WHERE id = ANY(%s)", ids)[0]
-            for ids in progress_ids
+            self._observe(
+                "SELECT COALESCE(SUM(done), 0) FROM ir_cron_progress WHERE id > %s AND cron_id = %s",
+                last_progress,
+                self.env.ref(xmlid).id,
+            )[0]
+            for xmlid in ENGINE_CRONS
         ]
-        _logger.info("runs executed by each worker: %s", executed)
+        _logger.info("runs executed by each cron job: %s", executed)
         self.assertTrue(all(executed), f"both workers executed runs: {executed}")
         self.assertEqual(sum(executed), 2_000, f"no run executed twice: {executed}")
         self.assertEqual(self._runs_by_state(deadline_ids), {"done": 2_000})
