@@ -404,8 +404,17 @@ class LifecycleWorkflowStep(models.Model):
         return self._run_webhook_batch(run, {run: record}, now)[run]
 
     def _run_webhook_batch(self, runs, records, now):
-        """Queue one delivery of each run's event to the step's endpoint; the sender sends them after commit."""
+        """Queue one delivery of each run's event to the step's endpoint; the sender sends them after commit.
+
+        As for subscriptions, an event of another company than the
+        endpoint's is not sent there: a workflow shared by every company
+        must not hand one company's customers to another's system.
+        """
         endpoint = self.webhook_endpoint_id
+        foreign = runs.filtered(
+            lambda run: run.event_id.company_id not in (endpoint.company_id, self.env["res.company"])
+        )
+        sent = runs - foreign
         deliveries = self.env["lifecycle.webhook.delivery"].create(
             [
                 {
@@ -416,18 +425,30 @@ class LifecycleWorkflowStep(models.Model):
                     "company_id": endpoint.company_id.id,
                     "event_type": run.event_id.event_type,
                 }
-                for run in runs
+                for run in sent
             ]
         )
         deliveries._trigger_sender()
-        return {
+        outcomes = {
             run: (
                 NEXT,
                 self.env._("Webhook %(id)s queued for %(endpoint)s.", id=delivery.msg_id, endpoint=endpoint.name),
                 None,
             )
-            for run, delivery in zip(runs, deliveries, strict=True)
+            for run, delivery in zip(sent, deliveries, strict=True)
         }
+        for run in foreign:
+            outcomes[run] = (
+                NEXT,
+                self.env._(
+                    "No webhook sent: the event belongs to %(company)s and %(endpoint)s to %(endpoint_company)s.",
+                    company=run.event_id.company_id.name,
+                    endpoint=endpoint.name,
+                    endpoint_company=endpoint.company_id.name,
+                ),
+                None,
+            )
+        return outcomes
 
     def _run_cancel(self, run, record, now):
         if record._name != "lifecycle.deadline" or record.state not in ("draft", "active", "expired"):

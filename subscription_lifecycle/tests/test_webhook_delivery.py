@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from standardwebhooks.webhooks import Webhook
 
-from odoo import SUPERUSER_ID, api
+from odoo import SUPERUSER_ID, api, fields
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import TransactionCase, tagged, users
 from odoo.tools import SQL, mute_logger
@@ -384,6 +384,24 @@ class TestWebhookOutbox(LifecycleCommon):
         other.active = False
         self.env["lifecycle.event"]._emit("payment_received", customers)  # no company: every company's endpoint
         self.assertEqual(len(self._deliveries(customers)), 6)
+
+    def test_a_shared_workflow_never_sends_another_companys_event_to_an_endpoint(self):
+        workflow = self.env["lifecycle.workflow"].create(
+            {
+                "name": "Every company's payments",
+                "event_type": "payment_failed",
+                "step_ids": [(0, 0, {"step_type": "webhook", "webhook_endpoint_id": self.endpoint.id})],
+            }
+        )
+        customers = self.env["res.partner"].create([{"name": "Ours"}, {"name": "Theirs"}])
+        ours = self.env["lifecycle.event"]._emit("payment_failed", customers[0], company_id=self.company.id)
+        theirs = self.env["lifecycle.event"]._emit("payment_failed", customers[1], company_id=self.other_company.id)
+        runs = (ours | theirs)._match_workflows().filtered(lambda run: run.workflow_id == workflow)
+        runs._execute_all(fields.Datetime.now())
+        self.assertEqual(self._deliveries(customers).event_id, ours)
+        their_run = runs.filtered(lambda run: run.event_id == theirs)
+        self.assertEqual(their_run.state, "done")
+        self.assertIn("No webhook sent: the event belongs to Other Company Ltd", their_run.log_ids[-1:].message)
 
     def test_queueing_500_events_costs_the_same_queries_as_one_and_none_without_subscribers(self):
         customers = self.env["res.partner"].create([{"name": f"Bulk {index}"} for index in range(501)])
