@@ -19,3 +19,4 @@ from . import res_partner
 from . import res_users
 from . import mail_activity
 from . import payment_transaction
+from . import lifecycle_cockpit

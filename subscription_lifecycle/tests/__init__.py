@@ -15,3 +15,4 @@ from . import test_route_sweep
 from . import test_migration
 from . import test_engine_batch
 from . import test_engine_workers
+from . import test_cockpit
