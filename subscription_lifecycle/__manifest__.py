@@ -40,12 +40,20 @@
         "views/portal_templates.xml",
         "views/portal_wallet_templates.xml",
         "views/lifecycle_wallet_views.xml",
+        "views/lifecycle_cockpit_views.xml",
         "views/lifecycle_menus.xml",
     ],
     "demo": [
         "demo/lifecycle_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "subscription_lifecycle/static/src/cockpit/**/*",
+        ],
+        "web.assets_unit_tests": [
+            "subscription_lifecycle/static/tests/**/*",
+            ("remove", "subscription_lifecycle/static/tests/tours/**/*"),
+        ],
         "web.assets_tests": [
             "subscription_lifecycle/static/tests/tours/**/*",
         ],

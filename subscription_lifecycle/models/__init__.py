@@ -23,3 +23,4 @@ from . import lifecycle_webhook_endpoint
 from . import lifecycle_webhook_inbound
 from . import lifecycle_webhook_delivery
 from . import lifecycle_webhook_attempt
+from . import lifecycle_cockpit

@@ -11,7 +11,15 @@ registry.category("web_tour.tours").add("subscription_lifecycle_menu_tour", {
             run: "click",
         },
         {
-            content: "The app opens on the deadlines",
+            content: "The app opens on its overview dashboard",
+            trigger: ".o_lifecycle_cockpit .o_breadcrumb:contains('Overview')",
+        },
+        {
+            content: "The deadlines are a click away",
+            trigger: 'a[data-menu-xmlid="subscription_lifecycle.menu_lifecycle_deadline"]',
+            run: "click",
+        },
+        {
             trigger: ".o_breadcrumb:contains('Deadlines')",
         },
         {
