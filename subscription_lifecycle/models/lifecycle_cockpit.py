@@ -95,6 +95,10 @@ class Kpi:
             previous = previous_amount if self.measure == "amount" else previous_count
         return {"count": count, "amount": amount, "value": value, "trend": trend(value, previous)}
 
+    def readable(self, cockpit):
+        """Whether the user may read what this KPI counts: the dashboard leaves out what they cannot see."""
+        return all(cockpit.env[figure.model].has_access("read") for figure in (*self.figures, *self.previous))
+
     @staticmethod
     def _add(cockpit, figures, window, cache):
         measures = [figure.measure(cockpit, window, cache) for figure in figures]
@@ -143,8 +147,7 @@ DUE_FOLLOWED = Figure(
     sign=-1,
 )
 
-# The dashboard's KPIs, in the order shown. A new one is one entry here
-# (e.g. failed webhook deliveries: a Kpi counting their failed state).
+# The dashboard's KPIs, in the order shown. A new one is one entry here.
 KPIS = (
     Kpi(
         "due",
@@ -246,6 +249,19 @@ KPIS = (
         compare=False,
         up_is_good=False,
     ),
+    Kpi(
+        "failed_deliveries",
+        _lt("Failed webhook deliveries"),
+        _lt(
+            "Webhook deliveries that failed for good after their retries: resend them once the receiving system "
+            "is fixed. For managers, who see webhooks."
+        ),
+        "subscription_lifecycle.lifecycle_webhook_delivery_action",
+        "recent",
+        (Figure("lifecycle.webhook.delivery", lambda window: [("state", "=", "failed")]),),
+        compare=False,
+        up_is_good=False,
+    ),
 )
 
 
@@ -282,6 +298,7 @@ class LifecycleCockpit(models.AbstractModel):
                     **kpi.compute(self, periods, cache),
                 }
                 for kpi in KPIS
+                if kpi.readable(self)
             ],
         }
 

@@ -120,6 +120,16 @@ class TestCockpit(LifecycleCommon):
         self.assertEqual(kpis["wallets"]["trend"], {"previous": 0.0, "delta": 80.0, "percent": None})
         self.assertEqual(kpis["failed_runs"]["value"], 1)
 
+    def test_managers_see_failed_webhook_deliveries_users_do_not(self):
+        endpoint = self.env["lifecycle.webhook.endpoint"].create(
+            {"name": "Accounting", "url": "https://accounting.example.com/hooks", "company_id": self.company.id}
+        )
+        values = {"endpoint_id": endpoint.id, "company_id": self.company.id, "event_type": "payment_received"}
+        self.env["lifecycle.webhook.delivery"].create([{**values, "state": "failed"}, {**values, "state": "delivered"}])
+        kpis = self._kpis(self._cockpit(user=self.lc_manager).get_cockpit_data())
+        self.assertEqual(kpis["failed_deliveries"]["value"], 1)
+        self.assertNotIn("failed_deliveries", self._kpis(self._cockpit().get_cockpit_data()))
+
     def test_upcoming_renewals_show_the_next_seven_days_with_days_left(self):
         book = self._book()
         self._other_company_book()
