@@ -83,7 +83,8 @@ class LifecycleWebhookEndpoint(models.Model):
         "endpoint_id",
         "selection_id",
         string="Subscribed events",
-        domain=[("field_id.model", "=", "lifecycle.event"), ("field_id.name", "=", "event_type")],
+        # by the field's id: a path through field_id would search ir.model.fields, which managers may not read
+        domain=lambda self: [("field_id", "=", self.env["ir.model.fields"]._get("lifecycle.event", "event_type").id)],
         help="Every event of these types is delivered, without any workflow. "
         "A workflow's Send webhook step delivers the events it is run for.",
     )

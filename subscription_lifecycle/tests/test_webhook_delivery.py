@@ -385,6 +385,14 @@ class TestWebhookOutbox(LifecycleCommon):
         self.env["lifecycle.event"]._emit("payment_received", customers)  # no company: every company's endpoint
         self.assertEqual(len(self._deliveries(customers)), 6)
 
+    def test_a_manager_reads_and_duplicates_an_endpoint_with_its_subscriptions(self):
+        endpoint = self.endpoint.with_user(self.lc_manager)
+        self.assertEqual(
+            set(endpoint.read(["event_type_ids"])[0]["event_type_ids"]),
+            set(_selection_ids(self.env, "payment_received", "customer_archived")),
+        )
+        self.assertEqual(endpoint.copy({"name": "Copy"}).event_type_ids, self.endpoint.event_type_ids)
+
     def test_a_shared_workflow_never_sends_another_companys_event_to_an_endpoint(self):
         workflow = self.env["lifecycle.workflow"].create(
             {

@@ -193,7 +193,7 @@ class TestWebhookInbound(WebhookInboundCommon):
         self.assertEqual(self._written(), before)
 
     def test_an_archived_outgoing_or_unknown_endpoint_is_404(self):
-        outgoing = self.endpoint.copy({"name": "Slack", "direction": "outbound"})
+        outgoing = self.endpoint.copy({"name": "Slack", "direction": "outbound", "url": "https://hooks.example.com/in"})
         archived = self.endpoint.copy({"name": "Old billing"})
         archived.action_archive()
         for endpoint in (outgoing, archived):
