@@ -35,6 +35,21 @@ class TestInternalAlerts(EngineCommon):
         self.assertIn(f'href="{deadline.get_base_url()}/odoo/lifecycle.deadline/{deadline.id}"', message.body)
         self.assertEqual(self.high_value.run_ids.log_ids.mapped("message"), ["Posted in #sales."])
 
+    def test_cancellations_run_together_post_one_message_each_with_its_own_values(self):
+        self.high_value.with_user(self.lc_manager).active = True
+        other = self.env["res.partner"].create({"name": "Wood Corner"})
+        deadlines = self._deadline(amount=2000.0) | self._deadline(amount=3000.0, partner_id=other.id)
+        deadlines.with_user(self.lc_user).action_cancel()
+        self.Run._cron_engine(now=NOW)
+        bodies = sorted(self._channel_messages().mapped("body"))
+        self.assertEqual(len(bodies), 2)
+        self.assertIn("Azure Interior cancelled", bodies[0])
+        self.assertIn("2,000.00", bodies[0])
+        self.assertIn(f"/odoo/lifecycle.deadline/{deadlines[0].id}", bodies[0])
+        self.assertIn("Wood Corner cancelled", bodies[1])
+        self.assertIn("3,000.00", bodies[1])
+        self.assertIn(f"/odoo/lifecycle.deadline/{deadlines[1].id}", bodies[1])
+
     def test_a_low_value_cancellation_posts_nothing(self):
         self.high_value.with_user(self.lc_manager).active = True
         self._cancel(900.0)

@@ -39,6 +39,8 @@ class TestMailingListSteps(EngineCommon):
         self.assertTrue(bridge.auto_install)
         self.assertEqual(bridge.state, "installed")
         self.assertEqual(set(bridge.dependencies_id.mapped("name")), {"subscription_lifecycle", "mass_mailing"})
+        addon = self.env["ir.module.module"].search([("name", "=", "subscription_lifecycle")])
+        self.assertNotIn("mass_mailing", addon.dependencies_id.mapped("name"), "the addon works without it")
 
     def test_an_expired_customer_joins_the_win_back_list_and_leaves_it_on_renewal(self):
         existing = self.env["mailing.contact"].create({"name": "Azure (newsletter)", "email": "Azure@Example.com"})
