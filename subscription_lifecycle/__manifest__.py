@@ -19,6 +19,7 @@
         "data/mail_activity_type_data.xml",
         "data/ir_cron_data.xml",
         "data/mail_template_data.xml",
+        "data/discuss_channel_data.xml",
         "data/lifecycle_workflow_data.xml",
         "data/lifecycle_webhook_data.xml",
         "report/lifecycle_deadline_report.xml",

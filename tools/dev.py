@@ -26,9 +26,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDON = "subscription_lifecycle"
+# The bridge addons of this repository (subscription_lifecycle_<app>), linted
+# and tested with the addon; each installs by itself (auto_install) with its app.
+BRIDGES = ("subscription_lifecycle_mass_mailing",)
+ADDONS = (ADDON, *BRIDGES)
 # Installed beside the addon in the test and demo databases only: Odoo's demo
 # payment provider, so portal renewals and wallet top-ups can be paid end to end.
 DEMO_ADDONS = ("payment_demo",)
+# Installed in the test database only, so that the bridges install with their
+# apps and their tests run: Email Marketing is too heavy for the demo database
+# (installing it from Apps there brings its bridge along).
+TEST_INIT = (ADDON, *DEMO_ADDONS, "mass_mailing")
 IS_ROOT = os.geteuid() == 0
 # Where a PEP 668 "externally managed" system Python gets its packages instead.
 VENV = ROOT / ".venv"
@@ -243,15 +251,19 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def lint():
-    step("lint: ruff check, ruff format --check, pylint-odoo and oca-checks-odoo-module (OCA checks)")
-    checks = [
+def lint_commands():
+    """ruff on the whole tree, pylint-odoo and OCA's checks on every addon of ADDONS."""
+    return [
         [sys.executable, "-m", "ruff", "check", "."],
         [sys.executable, "-m", "ruff", "format", "--check", "."],
-        [sys.executable, "-m", "pylint", "--rcfile=.pylintrc", ADDON],
-        [sys.executable, "-m", "oca_pre_commit_hooks.cli", ADDON],
+        [sys.executable, "-m", "pylint", "--rcfile=.pylintrc", *ADDONS],
+        [sys.executable, "-m", "oca_pre_commit_hooks.cli", *ADDONS],
     ]
-    return sum(1 for check in checks if subprocess.run(check, cwd=ROOT, check=False).returncode)
+
+
+def lint():
+    step("lint: ruff check, ruff format --check, pylint-odoo and oca-checks-odoo-module (OCA checks)")
+    return sum(1 for check in lint_commands() if subprocess.run(check, cwd=ROOT, check=False).returncode)
 
 
 def tool_tests():
@@ -273,8 +285,8 @@ def lib_tests():
 
 
 def install_database(command, addons_path, database, workdir, env):
-    """Create ``database`` with the addon, its demo data and DEMO_ADDONS; the ERROR lines of the install."""
-    step(f"installing {ADDON} on the fresh database {database}")
+    """Create ``database`` with the addons of TEST_INIT and their demo data; the ERROR lines of the install."""
+    step(f"installing {', '.join(TEST_INIT)} (and {', '.join(BRIDGES)} with them) on the fresh database {database}")
     log_path = workdir / "install.log"
     odoo = [
         *command,
@@ -287,7 +299,7 @@ def install_database(command, addons_path, database, workdir, env):
         "--workers=0",
         "--max-cron-threads=0",
         "--with-demo",
-        f"--init={','.join((ADDON, *DEMO_ADDONS))}",
+        f"--init={','.join(TEST_INIT)}",
         "--stop-after-init",
         f"--logfile={log_path}",
     ]
@@ -326,7 +338,7 @@ def pytest_odoo_command(addons_path, database, workdir, args):
         "-v" if args.verbose else "-q",
         "-rfEs",
         *selection,
-        f"{ADDON}/tests",
+        *(f"{addon}/tests" for addon in ADDONS),
     ]
 
 

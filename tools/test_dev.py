@@ -112,6 +112,31 @@ class TestPytestVerdict(unittest.TestCase):
         self.assertIn("--odoo-database=db", command)
         self.assertIn("--odoo-http", command)
 
+    def test_the_bridges_tests_run_with_the_addons(self):
+        args = dev.build_parser().parse_args(["test"])
+        command = dev.pytest_odoo_command("a,b", "db", Path("workdir"), args)
+        self.assertIn("subscription_lifecycle/tests", command)
+        self.assertIn("subscription_lifecycle_mass_mailing/tests", command)
+
+
+class TestBridges(unittest.TestCase):
+    """The bridge addons of the repository are linted, found and installed with their apps for the tests."""
+
+    def test_every_bridge_is_linted_by_pylint_odoo_and_the_oca_checks(self):
+        for check in dev.lint_commands()[2:]:
+            for addon in ("subscription_lifecycle", "subscription_lifecycle_mass_mailing"):
+                self.assertIn(addon, check)
+
+    def test_the_test_database_gets_mass_mailing_so_its_bridge_installs(self):
+        self.assertIn("mass_mailing", dev.TEST_INIT)
+        self.assertNotIn("subscription_lifecycle_mass_mailing", dev.TEST_INIT, "auto_install must do it")
+        manifest = (dev.ROOT / "subscription_lifecycle_mass_mailing" / "__manifest__.py").read_text()
+        self.assertIn('"auto_install": True', manifest)
+
+    def test_the_addons_path_starts_with_the_repository_where_the_bridges_are(self):
+        # needs Odoo, as the test command does
+        self.assertEqual(dev.find_odoo()[1].split(",")[0], str(dev.ROOT))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,9 +1,11 @@
 from datetime import timedelta
 
+from markupsafe import Markup
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
-from odoo.fields import Domain
-from odoo.tools import SQL
+from odoo.fields import Command, Domain
+from odoo.tools import SQL, plaintext2html
 from odoo.tools.safe_eval import safe_eval
 
 # The result of a step, returned by every ``_run_<step_type>`` method:
@@ -37,8 +39,13 @@ class LifecycleWorkflowStep(models.Model):
     """
 
     _name = "lifecycle.workflow.step"
+    _inherit = ["mail.render.mixin"]
     _description = "Lifecycle workflow step"
     _order = "sequence, id"
+    # The alert text renders as a mail.template's body does: saving a
+    # placeholder beyond plain field paths needs the Mail Template Editor
+    # group, and the saved text is then trusted when the engine renders it.
+    _unrestricted_rendering = True
 
     workflow_id = fields.Many2one("lifecycle.workflow", required=True, index=True, ondelete="cascade")
     model_name = fields.Char(related="workflow_id.model_name")
@@ -54,6 +61,10 @@ class LifecycleWorkflowStep(models.Model):
             ("cancel", "Cancel the deadline"),
             ("wallet_credit", "Credit the wallet"),
             ("webhook", "Send webhook"),
+            ("discuss", "Post in a Discuss channel"),
+            ("notify_users", "Email internal users"),
+            ("tag_add", "Add a tag to the customer"),
+            ("tag_remove", "Remove a tag from the customer"),
         ],
         required=True,
         default="email",
@@ -103,6 +114,34 @@ class LifecycleWorkflowStep(models.Model):
     )
     wallet_amount = fields.Float(string="Credit", help="Amount credited, in the company's currency.")
     wallet_reason = fields.Char(string="Reason", translate=True)
+    discuss_channel_id = fields.Many2one(
+        "discuss.channel",
+        string="Channel",
+        domain="[('channel_type', '=', 'channel')]",
+        ondelete="restrict",
+        help="Staff who follow this channel in Discuss see the alert.",
+    )
+    alert_user_ids = fields.Many2many(
+        "res.users",
+        "lifecycle_workflow_step_alert_user_rel",
+        "step_id",
+        "user_id",
+        string="Users",
+        domain="[('share', '=', False)]",
+        help="Internal users notified by email (or in Odoo, if that is their notification preference).",
+    )
+    alert_body = fields.Text(
+        string="Message",
+        translate=True,
+        help="Rendered for each record, e.g. {{ object.partner_id.name }} cancelled {{ object.display_name }}. "
+        "A link to the record follows it.",
+    )
+    partner_category_id = fields.Many2one(
+        "res.partner.category",
+        string="Tag",
+        ondelete="restrict",
+        help="Set on the customer's company (its commercial entity), or on the customer if a private person.",
+    )
 
     @api.depends("step_type", "mail_template_id", "activity_type_id", "webhook_endpoint_id", "wait_amount", "wait_unit")
     def _compute_name(self):
@@ -131,6 +170,10 @@ class LifecycleWorkflowStep(models.Model):
         "wait_amount",
         "author_id",
         "webhook_endpoint_id",
+        "discuss_channel_id",
+        "alert_user_ids",
+        "alert_body",
+        "partner_category_id",
     )
     def _check_settings(self):
         for step in self:
@@ -141,6 +184,10 @@ class LifecycleWorkflowStep(models.Model):
                 "wait": step.wait_amount <= 0,
                 "wallet_credit": step.wallet_amount <= 0 or not step.wallet_reason,
                 "webhook": step.webhook_endpoint_id.direction != "outbound",
+                "discuss": step.discuss_channel_id.channel_type != "channel" or not step.alert_body,
+                "notify_users": not step.alert_user_ids or not step.alert_body,
+                "tag_add": not step.partner_category_id,
+                "tag_remove": not step.partner_category_id,
             }.get(step.step_type)
             if missing:
                 raise ValidationError(
@@ -162,6 +209,23 @@ class LifecycleWorkflowStep(models.Model):
                 step._check_update(step.author_id)
             if step.step_type == "condition":
                 step._condition()
+
+    @api.constrains("alert_user_ids")
+    def _check_alert_users(self):
+        for step in self:
+            outsiders = step.alert_user_ids.filtered("share")
+            if outsiders:
+                raise ValidationError(
+                    self.env._(
+                        "Alerts go to internal users only; these are not: %(users)s",
+                        users=", ".join(outsiders.mapped("name")),
+                    )
+                )
+
+    @api.depends("workflow_id.event_type")
+    def _compute_render_model(self):
+        for step in self:
+            step.render_model = step.model_name
 
     def _check_update(self, author):
         """Refuse an update this step may not make as ``author``, saying why.
@@ -382,8 +446,13 @@ class LifecycleWorkflowStep(models.Model):
             return NEXT, self.env._("Condition still met."), None
         return STOP, self.env._("Condition no longer met: run stopped."), None
 
+    @api.model
+    def _customer(self, record):
+        """The customer a step acts on: the deadline's, or the customer the event is about."""
+        return record.partner_id if record._name == "lifecycle.deadline" else record
+
     def _run_wallet_credit(self, run, record, now):
-        partner = record.partner_id if record._name == "lifecycle.deadline" else record
+        partner = self._customer(record)
         # The event's company decides: the deadline's, the paid transaction's,
         # the one the customer registered with. An event without one (a
         # customer shared by every company was archived) credits in the
@@ -455,3 +524,97 @@ class LifecycleWorkflowStep(models.Model):
             return NEXT, self.env._("Nothing to cancel."), None
         record.action_cancel()
         return NEXT, self.env._("Deadline cancelled."), None
+
+    def _alert_texts(self, runs, records, lang):
+        """``{record id: the alert text rendered for it}`` in ``lang``, for the records of ``runs`` at once."""
+        targets = self.env[self.model_name].browse({records[run].id for run in runs})
+        return self._render_field("alert_body", targets.ids, set_lang=lang)
+
+    def _alert_html(self, record, text):
+        url = f"{record.get_base_url()}/odoo/{record._name}/{record.id}"
+        return Markup('{}<p><a href="{}">{}</a></p>').format(plaintext2html(text), url, record.display_name)
+
+    def _run_discuss(self, run, record, now):
+        return self._run_discuss_batch(run, {run: record}, now)[run]
+
+    def _run_discuss_batch(self, runs, records, now):
+        """Post one message per run in the channel, as OdooBot; the texts are rendered together.
+
+        Rendered in the language of the workflow's company (else the
+        engine's): a channel has no language of its own.
+        """
+        channel = self.discuss_channel_id
+        lang = (self.workflow_id.company_id or self.env.company).partner_id.lang
+        texts = self._alert_texts(runs, records, lang)
+        odoobot = self.env.ref("base.partner_root")
+        outcomes = {}
+        for run in runs:
+            record = records[run]
+            channel.message_post(
+                body=self._alert_html(record, texts[record.id]),
+                author_id=odoobot.id,
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
+            )
+            outcomes[run] = (NEXT, self.env._("Posted in #%(channel)s.", channel=channel.name), None)
+        return outcomes
+
+    def _run_notify_users(self, run, record, now):
+        return self._run_notify_users_batch(run, {run: record}, now)[run]
+
+    def _run_notify_users_batch(self, runs, records, now):
+        """Notify the step's users about each run's record, each in their language, never anyone else.
+
+        ``message_notify`` on the record: Odoo's notification to chosen
+        partners only (no follower, not in the chatter the customer may
+        read), sent as an email, or kept in the user's Odoo inbox when that
+        is the notification preference they chose.
+        """
+        users = self.alert_user_ids.filtered(lambda user: not user.share)
+        author = (self.workflow_id.company_id or self.env.company).partner_id
+        for lang, group in users.grouped("lang").items():
+            texts = self._alert_texts(runs, records, lang)
+            for record in {records[run] for run in runs}:
+                record.message_notify(
+                    partner_ids=group.partner_id.ids,
+                    author_id=author.id,
+                    subject=f"{self.workflow_id.name}: {record.display_name}",
+                    body=self._alert_html(record, texts[record.id]),
+                    email_layout_xmlid="mail.mail_notification_light",
+                )
+        message = self.env._("Sent to %(users)s.", users=", ".join(users.mapped("name")))
+        return dict.fromkeys(runs, (NEXT, message, None))
+
+    def _run_tag_add(self, run, record, now):
+        return self._run_tag_add_batch(run, {run: record}, now)[run]
+
+    def _run_tag_add_batch(self, runs, records, now):
+        customers = self._tag_customers(runs, records, Command.link)
+        tag = self.partner_category_id.name
+        return {
+            run: (NEXT, self.env._("Tag %(tag)s added to %(customer)s.", tag=tag, customer=customer.name), None)
+            for run, customer in customers.items()
+        }
+
+    def _run_tag_remove(self, run, record, now):
+        return self._run_tag_remove_batch(run, {run: record}, now)[run]
+
+    def _run_tag_remove_batch(self, runs, records, now):
+        customers = self._tag_customers(runs, records, Command.unlink)
+        tag = self.partner_category_id.name
+        return {
+            run: (NEXT, self.env._("Tag %(tag)s removed from %(customer)s.", tag=tag, customer=customer.name), None)
+            for run, customer in customers.items()
+        }
+
+    def _tag_customers(self, runs, records, command):
+        """Link or unlink the step's tag on the customers of ``runs`` in one write; ``{run: customer}``.
+
+        The tag goes on the commercial entity (the company, or the private
+        person), where marketing segments customers: a deadline's customer
+        may be one contact of a company.
+        """
+        customers = {run: self._customer(records[run]).commercial_partner_id for run in runs}
+        tag = self.partner_category_id
+        self.env["res.partner"].union(*customers.values()).write({"category_id": [command(tag.id)]})
+        return customers

@@ -1,0 +1,20 @@
+{
+    "name": "Subscription Lifecycle - Email Marketing",
+    "summary": "Lifecycle workflow steps that add customers to a mailing list or remove them",
+    "version": "19.0.1.0.0",
+    "category": "Marketing/Email Marketing",
+    "website": "https://github.com/subscription-lifecycle/subscription_lifecycle",
+    "author": "Subscription Lifecycle developers",
+    "maintainers": [],
+    "license": "LGPL-3",
+    "installable": True,
+    "auto_install": True,
+    "depends": ["subscription_lifecycle", "mass_mailing"],
+    "data": [
+        "security/ir.model.access.csv",
+        "data/mailing_list_data.xml",
+        "data/lifecycle_workflow_data.xml",
+        "views/lifecycle_workflow_views.xml",
+        "views/mailing_subscription_views.xml",
+    ],
+}

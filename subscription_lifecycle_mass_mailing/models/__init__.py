@@ -1,0 +1,2 @@
+from . import lifecycle_workflow_step
+from . import mailing_subscription
