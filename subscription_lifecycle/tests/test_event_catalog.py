@@ -91,6 +91,14 @@ class TestAccountEvents(LifecycleCommon, HttpCase):
         self.assertFalse(_events(self.env, "password_changed", invited.partner_id))
 
     def test_the_first_portal_login_completes_the_registration_once(self):
+        todo = self.env.ref("mail.mail_activity_data_todo")
+        workflow = self.env["lifecycle.workflow"].create(
+            {
+                "name": "Call new customers",
+                "event_type": "registration_completed",
+                "step_ids": [(0, 0, {"step_type": "activity", "activity_type_id": todo.id})],
+            }
+        )
         self.authenticate("ann_portal", "ann_portal")
         self.authenticate("ann_portal", "ann_portal")
         self.authenticate("lc_employee", "lc_employee")
@@ -98,6 +106,9 @@ class TestAccountEvents(LifecycleCommon, HttpCase):
         self.assertEqual(len(completed), 1)
         self.assertEqual(completed.payload, {"user_id": self.portal.id, "login": "ann_portal"})
         self.assertFalse(_events(self.env, "registration_completed", self.employee.partner_id))
+        self.env["lifecycle.workflow.run"]._cron_engine()
+        self.assertEqual(workflow.run_ids.mapped("state"), ["done"])
+        self.assertEqual(self.portal.partner_id.activity_ids.activity_type_id, todo)
 
 
 @tagged("post_install", "-at_install")
