@@ -16,6 +16,104 @@ EVENT_CATALOG = (
     ("payment_refunded", "Payment refunded", "res.partner"),
     # a type of its own that an incoming webhook endpoint defines (the event's custom_type)
     ("custom", "Custom event", "res.partner"),
+    # the customer's account and the customer's lapses (issue 12)
+    ("password_reset_requested", "Password reset requested", "res.partner"),
+    ("password_changed", "Password changed", "res.partner"),
+    ("registration_completed", "Registration completed (first login)", "res.partner"),
+    ("customer_deleted", "Customer deleted", "res.partner"),
+    ("no_active_service", "No active service for a while", "res.partner"),
 )
 EVENT_SELECTION = [(name, label) for name, label, _model in EVENT_CATALOG]
 EVENT_MODEL = {name: model for name, _label, model in EVENT_CATALOG}
+
+# Events whose record no longer exists once they are emitted: no workflow step
+# has anything to act on, so they start no workflow; webhook subscriptions
+# carry them, with what the payload kept of the record.
+RECORDLESS_EVENTS = frozenset({"customer_deleted"})
+WORKFLOW_EVENT_SELECTION = [(name, label) for name, label in EVENT_SELECTION if name not in RECORDLESS_EVENTS]
+
+_PAYMENT = {
+    "reference": "the payment's reference",
+    "amount": "the amount, positive (a refund says how much went back)",
+    "currency": "ISO code of the currency",
+    "provider": "the payment provider's code, or webhook for a payment another system reported",
+    "message": "the provider's message, if any",
+}
+
+# For integrators: (when the event is emitted, {payload key: meaning}). Every
+# event also names its customer (partner_id), its company and, for deadline
+# events, its deadline and expiry date; the payload holds the rest. The
+# README's "Event catalog" is ``catalog_table()``.
+EVENT_DOCS = {
+    "customer_registered": ("A portal account is created: signup, or portal access granted.", {}),
+    "customer_archived": ("A customer (customer rank, deadlines or lifecycle events) is archived.", {}),
+    "deadline_created": ("A deadline is created, in any state.", {}),
+    "deadline_activated": ("A deadline becomes active (not through a renewal).", {}),
+    "deadline_renewed": (
+        "A deadline is renewed: button, paid order, portal or wallet.",
+        {
+            "from": "the old expiry date",
+            "to": "the new expiry date",
+            "source": "manual, sale, portal or wallet",
+            "amount": "the renewal's amount",
+        },
+    ),
+    "deadline_cancelled": ("A deadline is cancelled.", {}),
+    "deadline_closed": ("A deadline is closed.", {}),
+    "deadline_expired": ("The scheduler expires an active deadline past its date, once per expiry date.", {}),
+    "reminder_due": (
+        "A rung of the reminder ladder falls due, once per deadline, expiry date and rung.",
+        {"days_left": "days until expiry on the customer's calendar"},
+    ),
+    "payment_received": ("An online payment of the customer is done.", _PAYMENT),
+    "payment_failed": ("An online payment of the customer fails.", _PAYMENT),
+    "payment_refunded": ("A refund to the customer is done.", _PAYMENT),
+    "custom": (
+        "An incoming webhook reports an event of a type its endpoint defines.",
+        {"webhook": "endpoint, id and type of the message", "data": "the message's data, whole"},
+    ),
+    "password_reset_requested": (
+        "A portal user asks for a password reset (login page or staff), once the reset email is sent.",
+        {"user_id": "the portal user", "login": "their login"},
+    ),
+    "password_changed": (
+        "A portal user's password is changed (by them, by a reset link or by staff); not when it is first set.",
+        {"user_id": "the portal user", "login": "their login"},
+    ),
+    "registration_completed": (
+        "A portal user logs in for the first time, once per customer.",
+        {"user_id": "the portal user", "login": "their login"},
+    ),
+    "customer_deleted": (
+        "A customer (customer rank, deadlines or lifecycle events) is deleted; the event has no customer "
+        "any more, the payload keeps who it was.",
+        {"id": "the deleted customer's id", "name": "their name", "email": "their email", "ref": "their reference"},
+    ),
+    "no_active_service": (
+        "The scheduler finds a customer without an active deadline in the company for the company's number of "
+        "days since their last deadline ended or since they registered; once per lapse.",
+        {
+            "inactive_since": "the day the last service ended (or the customer registered)",
+            "days": "the number of days set in the company",
+        },
+    ),
+}
+
+
+def catalog_table():
+    """The catalogue as a reStructuredText list table: type, record, when, payload."""
+    lines = [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "   :widths: 20 12 38 30",
+        "",
+        "   * - Type",
+        "     - About",
+        "     - Emitted when",
+        "     - Payload",
+    ]
+    for name, _label, model in EVENT_CATALOG:
+        when, payload = EVENT_DOCS[name]
+        keys = "; ".join(f"``{key}``: {meaning}" for key, meaning in payload.items()) or "—"
+        lines += [f"   * - ``{name}``", f"     - ``{model}``", f"     - {when}", f"     - {keys}"]
+    return "\n".join(lines) + "\n"

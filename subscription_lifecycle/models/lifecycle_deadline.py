@@ -30,6 +30,8 @@ _PRIVATE = ContextVar("lifecycle_private_transitions", default=frozenset())
 # The lifecycle event each state change emits.
 # What the scheduler reads of a deadline, in the query that finds it (the name for its events' names).
 SCHEDULER_FIELDS = ["name", "partner_id", "company_id", "date_expiry", "reminder_date"]
+# The events after which a customer has no active service in a company, unless a deadline is active again.
+LAPSE_STARTS = ("customer_registered", "deadline_expired", "deadline_closed", "deadline_cancelled")
 STATE_EVENTS = {
     "active": "deadline_activated",
     "expired": "deadline_expired",
@@ -391,6 +393,7 @@ class LifecycleDeadline(models.Model):
         now = now or fields.Datetime.now()
         self._cron_expire(now=now)
         self._emit_due_reminders(now=now)
+        self._emit_no_active_service(now=now)
 
     @api.model
     def _emit_due_reminders(self, now=None, batch_size=1000):
@@ -434,6 +437,78 @@ class LifecycleDeadline(models.Model):
             emitted |= self.env["lifecycle.event"]._emit_each("reminder_due", due)
             if self.env.context.get("cron_id"):
                 self.env["ir.cron"]._commit_progress(len(batch))
+        return emitted
+
+    @api.model
+    def _emit_no_active_service(self, now=None, batch_size=1000):
+        """Emit a no-active-service event for each customer whose service lapsed long enough ago.
+
+        A customer lapses in a company when they have no active deadline
+        there: since the day their last deadline there expired (its expiry
+        date), closed or was cancelled, or since they registered with it if
+        nothing happened since. After the company's ``lifecycle_lapse_days``
+        (counted in UTC days at ``now``, default: the clock) the scheduler
+        announces the lapse, once: the unique index on (customer, company,
+        day it began) refuses a second one, and a customer who takes a
+        service again and lets it go again lapses on another day. One query
+        finds them all, whatever the number of customers.
+        """
+        today = (now or fields.Datetime.now()).date()
+        self.env["lifecycle.event"].flush_model()
+        self.flush_model(["partner_id", "company_id", "state"])
+        self.env.cr.execute(
+            SQL(
+                """
+                WITH ends AS (
+                    SELECT partner_id, company_id,
+                           MAX(CASE WHEN event_type = 'deadline_expired' THEN date_expiry
+                                    ELSE (create_date)::date END) AS since
+                      FROM lifecycle_event
+                     WHERE event_type IN %(ends)s AND partner_id IS NOT NULL AND company_id IS NOT NULL
+                     GROUP BY partner_id, company_id
+                )
+                SELECT ends.partner_id, ends.company_id, ends.since, company.lifecycle_lapse_days
+                  FROM ends
+                  JOIN res_company company ON company.id = ends.company_id
+                  JOIN res_partner partner ON partner.id = ends.partner_id AND partner.active
+                 WHERE ends.since + company.lifecycle_lapse_days <= %(today)s
+                   AND NOT EXISTS (
+                       SELECT 1 FROM lifecycle_deadline deadline
+                        WHERE deadline.partner_id = ends.partner_id AND deadline.company_id = ends.company_id
+                          AND deadline.state = 'active')
+                   AND NOT EXISTS (
+                       SELECT 1 FROM lifecycle_event lapse
+                        WHERE lapse.event_type = 'no_active_service' AND lapse.partner_id = ends.partner_id
+                          AND lapse.company_id = ends.company_id AND lapse.date_expiry = ends.since)
+                 ORDER BY ends.partner_id, ends.company_id
+                """,
+                ends=tuple(LAPSE_STARTS),
+                today=today,
+            )
+        )
+        lapses = self.env.cr.fetchall()
+        # read together: the events' names show the customers' names
+        partners = self.env["res.partner"].browse([row[0] for row in lapses])
+        emitted = self.env["lifecycle.event"]
+        for start in range(0, len(lapses), batch_size):
+            emitted |= self.env["lifecycle.event"]._emit_each(
+                "no_active_service",
+                [
+                    (
+                        partner,
+                        {
+                            "company_id": company_id,
+                            "date_expiry": since,
+                            "payload": {"inactive_since": fields.Date.to_string(since), "days": days},
+                        },
+                    )
+                    for partner, (_id, company_id, since, days) in zip(
+                        partners[start : start + batch_size], lapses[start : start + batch_size], strict=True
+                    )
+                ],
+            )
+            if self.env.context.get("cron_id"):
+                self.env["ir.cron"]._commit_progress(min(batch_size, len(lapses) - start))
         return emitted
 
     def _reminders_sent(self):

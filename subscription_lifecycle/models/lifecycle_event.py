@@ -35,6 +35,9 @@ class LifecycleEvent(models.Model):
     event_type = fields.Selection(EVENT_SELECTION, required=True, readonly=True, index=True)
     res_model = fields.Char(string="Model", required=True, readonly=True)
     res_id = fields.Many2oneReference(string="Record", model_field="res_model", required=True, readonly=True)
+    # A customer's events go with the customer, as its chatter does, but for
+    # the event saying they were deleted, which names no customer (its
+    # payload says who it was).
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True, index=True, ondelete="cascade")
     deadline_id = fields.Many2one("lifecycle.deadline", readonly=True, index="btree_not_null", ondelete="cascade")
     company_id = fields.Many2one("res.company", readonly=True, index=True)
@@ -67,6 +70,17 @@ class LifecycleEvent(models.Model):
     _expired_once = models.UniqueIndex(
         "(deadline_id, date_expiry) WHERE event_type = 'deadline_expired'",
         "This deadline already expired on that date.",
+    )
+    # A customer completes their registration once, at their first login.
+    _registration_once = models.UniqueIndex(
+        "(partner_id) WHERE event_type = 'registration_completed'",
+        "This customer already completed their registration.",
+    )
+    # One lapse notice per customer, company and day their last service ended
+    # (date_expiry): a new lapse after a new service is a new day.
+    _lapse_once = models.UniqueIndex(
+        "(partner_id, company_id, date_expiry) WHERE event_type = 'no_active_service'",
+        "This lapse of the customer was already announced.",
     )
     _pending_idx = models.Index("(id) WHERE state = 'pending'")
 

@@ -8,6 +8,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from ..lib.events import RECORDLESS_EVENTS
 from ..lib.webhook_delivery import (
     RETRY_AFTER_STATUSES,
     check_url,
@@ -259,7 +260,8 @@ class LifecycleWebhookDelivery(models.Model):
             return {"endpoint": self.endpoint_id.name, "test": True}
         data = {
             "event_id": event.id,
-            "customer_id": event.partner_id.id or None,
+            # a deleted customer's event names no customer: the id it had is the event's record
+            "customer_id": event.partner_id.id or (event.res_id if event.event_type in RECORDLESS_EVENTS else None),
             "deadline_id": event.deadline_id.id or None,
         }
         if style == "thin":

@@ -8,7 +8,7 @@ from odoo.tools.safe_eval import datetime as safe_eval_datetime
 from odoo.tools.safe_eval import safe_eval
 from odoo.tools.safe_eval import time as safe_eval_time
 
-from ..lib.events import EVENT_MODEL, EVENT_SELECTION
+from ..lib.events import EVENT_MODEL, WORKFLOW_EVENT_SELECTION
 from ..lib.webhook_inbound import CUSTOM_TYPE
 
 
@@ -26,7 +26,7 @@ class LifecycleWorkflow(models.Model):
     company_id = fields.Many2one(
         "res.company", index=True, help="Leave empty to run this workflow for every company.", tracking=True
     )
-    event_type = fields.Selection(EVENT_SELECTION, string="Trigger", required=True, tracking=True)
+    event_type = fields.Selection(WORKFLOW_EVENT_SELECTION, string="Trigger", required=True, tracking=True)
     reminder_offset = fields.Integer(
         string="Days before expiry",
         tracking=True,

@@ -31,6 +31,13 @@ class ResCompany(models.Model):
         help="Customers can renew a service from the portal this many days before it expires (and after).",
     )
 
+    lifecycle_lapse_days = fields.Integer(
+        string="No active service after",
+        default=30,
+        help="A customer without an active deadline in this company for this many days, since their last one "
+        "ended or since they registered, gets a no-active-service event (once per lapse).",
+    )
+
     lifecycle_wallet_max_deposit = fields.Monetary(
         string="Largest wallet top-up",
         currency_field="currency_id",
@@ -52,6 +59,11 @@ class ResCompany(models.Model):
     def _check_lifecycle_renewal_window(self):
         if any(not 0 <= company.lifecycle_renewal_window <= 365 for company in self):
             raise ValidationError(self.env._("The portal renewal window is a number of days from 0 to 365."))
+
+    @api.constrains("lifecycle_lapse_days")
+    def _check_lifecycle_lapse_days(self):
+        if any(not 1 <= company.lifecycle_lapse_days <= 3650 for company in self):
+            raise ValidationError(self.env._("The days without active service are a number from 1 to 3650."))
 
     @api.constrains("lifecycle_reminder_offsets")
     def _check_lifecycle_reminder_offsets(self):

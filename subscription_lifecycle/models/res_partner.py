@@ -1,6 +1,7 @@
 from collections import defaultdict
 
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 # Deadline states whose amounts the customer card sums up.
 CAPITAL_STATES = ("active", "closed")
@@ -124,10 +125,53 @@ class ResPartner(models.Model):
     def write(self, vals):
         archived = self.filtered("active") if vals.get("active") is False else self.browse()
         result = super().write(vals)
-        # sudo: whoever may archive a customer records the fact, deadlines or not
-        customers = archived.sudo().filtered(lambda partner: partner.customer_rank or partner.lifecycle_deadline_ids)
-        self.env["lifecycle.event"]._emit("customer_archived", customers)
+        self.env["lifecycle.event"]._emit("customer_archived", archived._lifecycle_customers())
         return result
+
+    def unlink(self):
+        """A deleted customer is announced with what identifies them, in an event that outlives them.
+
+        The event names no customer (the partner is gone, and with it, by
+        cascade, its other events): its payload keeps the id, name, email
+        and reference for the systems that must forget the customer too.
+        """
+        self.env["lifecycle.event"]._emit_each(
+            "customer_deleted",
+            [
+                (
+                    partner,
+                    {
+                        "partner_id": False,
+                        "payload": {
+                            "id": partner.id,
+                            "name": partner.name,
+                            "email": partner.email or None,
+                            "ref": partner.ref or None,
+                        },
+                    },
+                )
+                for partner in self._lifecycle_customers()
+            ],
+        )
+        return super().unlink()
+
+    def _lifecycle_customers(self):
+        """These partners that are lifecycle customers: a customer rank, deadlines or lifecycle events.
+
+        In sudo: whoever may archive or delete a customer records the fact,
+        whatever they may read of deadlines and events.
+        """
+        partners = self.sudo()
+        if not partners:
+            return partners
+        self.env["lifecycle.event"].flush_model(["partner_id"])
+        self.env.cr.execute(
+            SQL("SELECT DISTINCT partner_id FROM lifecycle_event WHERE partner_id = ANY(%s)", partners.ids)
+        )
+        with_events = {row[0] for row in self.env.cr.fetchall()}
+        return partners.filtered(
+            lambda partner: partner.customer_rank or partner.lifecycle_deadline_ids or partner.id in with_events
+        )
 
     def action_view_lifecycle_webhook_deliveries(self):
         self.ensure_one()
