@@ -24,6 +24,12 @@ EVENT_CATALOG = (
     ("no_active_service", "No active service for a while", "res.partner"),
 )
 EVENT_SELECTION = [(name, label) for name, label, _model in EVENT_CATALOG]
+
+# The events after which a customer has no active service in a company unless
+# a deadline is active again there, and the day each one starts that lapse on:
+# SQL over lifecycle_event, the same text in the query and in its index.
+LAPSE_STARTS = ("customer_registered", "deadline_expired", "deadline_closed", "deadline_cancelled")
+LAPSE_START_DAY = "(CASE WHEN event_type = 'deadline_expired' THEN date_expiry ELSE (create_date)::date END)"
 EVENT_MODEL = {name: model for name, _label, model in EVENT_CATALOG}
 
 # Events whose record no longer exists once they are emitted: no workflow step

@@ -1,12 +1,14 @@
 from collections import defaultdict
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import timedelta
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, format_date
 
 from ..lib.duration import add_duration, anchor_day, renewal_start
+from ..lib.events import LAPSE_START_DAY, LAPSE_STARTS
 from ..lib.local_day import dates_in_use
 from ..lib.reminders import DEFAULT_LADDER, due_offset, next_offset
 
@@ -27,11 +29,11 @@ PRIVATE_TRANSITIONS = {("active", "expired"), ("expired", "active")}
 # Python context variable, out of reach of RPC callers, who can put anything
 # in the environment's context.
 _PRIVATE = ContextVar("lifecycle_private_transitions", default=frozenset())
-# The lifecycle event each state change emits.
 # What the scheduler reads of a deadline, in the query that finds it (the name for its events' names).
 SCHEDULER_FIELDS = ["name", "partner_id", "company_id", "date_expiry", "reminder_date"]
-# The events after which a customer has no active service in a company, unless a deadline is active again.
-LAPSE_STARTS = ("customer_registered", "deadline_expired", "deadline_closed", "deadline_cancelled")
+# How many days late the scheduler still announces a lapse it missed (it was stopped).
+LAPSE_CATCH_UP_DAYS = 7
+# The lifecycle event each state change emits.
 STATE_EVENTS = {
     "active": "deadline_activated",
     "expired": "deadline_expired",
@@ -450,28 +452,40 @@ class LifecycleDeadline(models.Model):
         (counted in UTC days at ``now``, default: the clock) the scheduler
         announces the lapse, once: the unique index on (customer, company,
         day it began) refuses a second one, and a customer who takes a
-        service again and lets it go again lapses on another day. One query
-        finds them all, whatever the number of customers.
+        service again and lets it go again lapses on another day.
+
+        One query finds them, reading only the services that ended on the
+        days that make a lapse due now (an index on that day), whatever the
+        number of customers and the length of the history. A lapse the
+        scheduler missed for more than LAPSE_CATCH_UP_DAYS (it was stopped)
+        is not announced that late.
         """
         today = (now or fields.Datetime.now()).date()
+        lapse_days = self.env["res.company"].sudo().search([]).mapped("lifecycle_lapse_days")
+        if not lapse_days:
+            return self.env["lifecycle.event"]
         self.env["lifecycle.event"].flush_model()
         self.flush_model(["partner_id", "company_id", "state"])
         self.env.cr.execute(
             SQL(
                 """
-                WITH ends AS (
-                    SELECT partner_id, company_id,
-                           MAX(CASE WHEN event_type = 'deadline_expired' THEN date_expiry
-                                    ELSE (create_date)::date END) AS since
+                WITH due AS (
+                    SELECT DISTINCT partner_id, company_id
                       FROM lifecycle_event
-                     WHERE event_type IN %(ends)s AND partner_id IS NOT NULL AND company_id IS NOT NULL
-                     GROUP BY partner_id, company_id
+                     WHERE event_type IN %(ends)s AND %(day)s BETWEEN %(first)s AND %(last)s
+                       AND partner_id IS NOT NULL AND company_id IS NOT NULL
+                ), ends AS (
+                    SELECT event.partner_id, event.company_id, MAX(%(day)s) AS since
+                      FROM lifecycle_event event
+                      JOIN due ON due.partner_id = event.partner_id AND due.company_id = event.company_id
+                     WHERE event.event_type IN %(ends)s
+                     GROUP BY event.partner_id, event.company_id
                 )
                 SELECT ends.partner_id, ends.company_id, ends.since, company.lifecycle_lapse_days
                   FROM ends
                   JOIN res_company company ON company.id = ends.company_id
                   JOIN res_partner partner ON partner.id = ends.partner_id AND partner.active
-                 WHERE ends.since + company.lifecycle_lapse_days <= %(today)s
+                 WHERE ends.since + company.lifecycle_lapse_days BETWEEN %(catch_up)s AND %(today)s
                    AND NOT EXISTS (
                        SELECT 1 FROM lifecycle_deadline deadline
                         WHERE deadline.partner_id = ends.partner_id AND deadline.company_id = ends.company_id
@@ -482,7 +496,11 @@ class LifecycleDeadline(models.Model):
                           AND lapse.company_id = ends.company_id AND lapse.date_expiry = ends.since)
                  ORDER BY ends.partner_id, ends.company_id
                 """,
-                ends=tuple(LAPSE_STARTS),
+                ends=LAPSE_STARTS,
+                day=SQL(LAPSE_START_DAY),
+                first=today - timedelta(days=max(lapse_days) + LAPSE_CATCH_UP_DAYS),
+                last=today - timedelta(days=min(lapse_days)),
+                catch_up=today - timedelta(days=LAPSE_CATCH_UP_DAYS),
                 today=today,
             )
         )

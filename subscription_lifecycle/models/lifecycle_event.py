@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..lib.events import EVENT_MODEL, EVENT_SELECTION
+from ..lib.events import EVENT_MODEL, EVENT_SELECTION, LAPSE_START_DAY, LAPSE_STARTS
 
 # What an event says, as ``_emit_each`` writes it.
 EVENT_COLUMNS = (
@@ -82,6 +82,8 @@ class LifecycleEvent(models.Model):
         "(partner_id, company_id, date_expiry) WHERE event_type = 'no_active_service'",
         "This lapse of the customer was already announced.",
     )
+    # the lapse scheduler reads the services that ended on the days that make a lapse due
+    _lapse_start_idx = models.Index(f"({LAPSE_START_DAY}) WHERE event_type IN {LAPSE_STARTS!r}")
     _pending_idx = models.Index("(id) WHERE state = 'pending'")
 
     @api.model
