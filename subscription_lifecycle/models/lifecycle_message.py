@@ -1,5 +1,8 @@
+import json
 import logging
+from dataclasses import replace
 from datetime import timedelta, timezone
+from urllib.parse import quote
 
 from markupsafe import Markup
 
@@ -9,7 +12,14 @@ from odoo.tools import SQL
 
 from ..lib.messaging import FAILED, RETRY, SENT, UNKNOWN, Result, classify
 from ..lib.webhook_delivery import parse_retry_after
-from ..lib.webhook_http import Sender
+from ..lib.webhook_http import Outgoing, Sender
+from ..lib.whatsapp import (
+    DEFAULT_API_URL,
+    STATUS_RANK,
+    message_reference,
+    read_answer,
+    referenced_message,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -21,6 +31,7 @@ _logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
 BATCH_SIZE = 50
 SENDER_CRON = "subscription_lifecycle.ir_cron_lifecycle_message_send"
+WHATSAPP_API_URL = "subscription_lifecycle.whatsapp_api_url"  # system parameter: the Graph API's base URL
 
 
 class LifecycleMessage(models.Model):
@@ -148,6 +159,8 @@ class LifecycleMessage(models.Model):
                 for message in messages:
                     message.write({"state": "sending", "attempt_count": message.attempt_count + 1})
                 messages.write({"next_attempt_at": now + LEASE})
+                # should this worker die, the sender wakes up when the lease ends, not an hour later
+                outbox._trigger_sender(now + LEASE)
                 outgoing = []
                 for channel, group in messages.grouped("channel").items():
                     outgoing += getattr(group, f"_outgoing_{channel}")()
@@ -256,3 +269,112 @@ class LifecycleMessage(models.Model):
         if next_at:
             self._trigger_sender(next_at)
         return next_at
+
+    # ------------------------------------------------------------------
+    # WhatsApp (Business Cloud API)
+    # ------------------------------------------------------------------
+    def _outgoing_whatsapp(self):
+        """``POST {base}/{phone-number-id}/messages`` with the company's token, for each of these messages.
+
+        The body was fixed when the message was queued; the address and the
+        token are the company's at the time of sending (a renewed token is
+        used at once). The base URL is a system parameter, set by system
+        administrators only: it is trusted with private addresses (tests).
+        """
+        parameters = self.env["ir.config_parameter"].sudo()
+        base = (parameters.get_param(WHATSAPP_API_URL) or DEFAULT_API_URL).rstrip("/")
+        database = parameters.get_param("database.uuid")
+        outgoing = []
+        for message in self:
+            company = message.company_id.sudo()
+            if not company._lifecycle_whatsapp_ready():
+                message.error = self.env._(
+                    "%(company)s has no WhatsApp account set up in the Lifecycle settings.", company=company.name
+                )
+                continue
+            body = {**message.payload, "biz_opaque_callback_data": message_reference(database, message.id)}
+            outgoing.append(
+                Outgoing(
+                    key=message.id,
+                    url=f"{base}/{quote(company.lifecycle_whatsapp_phone_number_id.strip(), safe='')}/messages",
+                    headers={
+                        "Authorization": f"Bearer {company.lifecycle_whatsapp_access_token.strip()}",
+                        "Content-Type": "application/json",
+                    },
+                    body=json.dumps(body).encode(),
+                    allow_private=True,
+                )
+            )
+        return outgoing
+
+    def _result_whatsapp(self, outcome):
+        """Read the Graph API's answer: Meta's id of the message, or its error in Meta's words.
+
+        Meta says "too many requests" with error codes (with a 400 as often as
+        a 429): the message did not leave, so it waits and goes again like
+        after a 429.
+        """
+        answer = read_answer(outcome.response)
+        if answer.rate_limited:
+            outcome = replace(outcome, status=429)
+        error = answer.error
+        if not outcome.status:
+            error = (
+                self.env._(
+                    "The connection broke after the message left, before WhatsApp answered (%(error)s).",
+                    error=outcome.error,
+                )
+                if outcome.reached
+                else self.env._("WhatsApp could not be reached (%(error)s).", error=outcome.error)
+            )
+        elif answer.code == 190:
+            error = self.env._(
+                "Meta refused the WhatsApp access token (%(error)s): set a valid one in the Lifecycle settings.",
+                error=answer.error,
+            )
+        result = self._classify(outcome, error)
+        return replace(result, provider_id=answer.message_id) if result.state == SENT else result
+
+    @api.model
+    def _whatsapp_statuses(self, company, statuses):
+        """Store the delivery statuses Meta sent for ``company``'s messages; False when some must come again later.
+
+        A message is found by Meta's id, or by the reference its request
+        carried (``lib.whatsapp.message_reference``): a message whose outcome
+        was unknown learns it that way. A status never moves a message back
+        (a late "delivered" after "read"); "failed" ends a message not yet
+        delivered, and is reported like the sender's failures. A message
+        still being sent is the sender's until it records the answer: its
+        statuses are left for Meta to send again (it retries for days).
+        """
+        messages = self.sudo().with_context(active_test=False)
+        database = self.env["ir.config_parameter"].sudo().get_param("database.uuid")
+        domain = [("channel", "=", "whatsapp"), ("company_id", "=", company.id)]
+        by_id = {
+            message.provider_message_id: message
+            for message in messages.search(
+                [*domain, ("provider_message_id", "in", [status.message_id for status in statuses])]
+            )
+        }
+        referenced = {referenced_message(status.reference, database) for status in statuses} - {None}
+        by_reference = {message.id: message for message in messages.search([*domain, ("id", "in", list(referenced))])}
+        later, problems = False, messages.browse()
+        for status in statuses:
+            message = by_id.get(status.message_id) or by_reference.get(
+                referenced_message(status.reference, database), messages.browse()
+            )
+            if not message or message.provider_message_id not in (False, status.message_id):
+                continue
+            if message.state in ("queued", "sending"):
+                later = True
+                continue
+            rank = STATUS_RANK.get(message.state, 0)
+            if status.status == "failed":
+                if message.state in ("delivered", "read", "failed"):
+                    continue
+                message.write({"state": "failed", "error": status.error, "provider_message_id": status.message_id})
+                problems |= message
+            elif message.state != "failed" and STATUS_RANK[status.status] > rank:
+                message.write({"state": status.status, "error": False, "provider_message_id": status.message_id})
+        problems._report_problems()
+        return not later
