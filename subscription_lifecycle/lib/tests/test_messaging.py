@@ -67,3 +67,29 @@ def test_a_connection_closed_after_the_request_may_have_reached_the_service():
         thread.join()
         server.close()
     assert (outcome.status, outcome.reached) == (0, True)
+
+
+def test_an_answer_that_does_not_come_in_time_may_have_reached_the_service(monkeypatch):
+    monkeypatch.setattr("lib.webhook_http.TIMEOUT", 0.2)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    done = threading.Event()
+
+    def read_then_say_nothing():
+        connection, _address = server.accept()
+        with connection:
+            connection.recv(65536)  # the request arrived; the answer never comes
+            done.wait(5)
+
+    thread = threading.Thread(target=read_then_say_nothing)
+    thread.start()
+    try:
+        outcome = _send(f"http://127.0.0.1:{server.getsockname()[1]}/messages")
+    finally:
+        done.set()
+        thread.join()
+        server.close()
+    assert (outcome.status, outcome.reached) == (0, True)
+    assert outcome.error.startswith("ReadTimeout")
+    assert classify(outcome.status, outcome.reached, 1).state == UNKNOWN
