@@ -38,6 +38,7 @@
         "views/lifecycle_webhook_inbound_views.xml",
         "views/lifecycle_webhook_delivery_views.xml",
         "views/lifecycle_webhook_endpoint_views.xml",
+        "views/lifecycle_message_views.xml",
         "views/portal_templates.xml",
         "views/portal_wallet_templates.xml",
         "views/lifecycle_wallet_views.xml",

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import PoolManager
+from urllib3.exceptions import NewConnectionError
 
 from .webhook_delivery import address_allowed, address_kind
 
@@ -53,6 +54,9 @@ class Outcome:
     response: str = ""
     retry_after: str = ""
     error: str = ""
+    # whether the request may have reached the receiver: an answer came, or
+    # the connection was lost after the request left (see ``may_have_reached``)
+    reached: bool = False
 
 
 class _PinnedPoolManager(PoolManager):
@@ -81,6 +85,21 @@ def resolve(host, port):
     """The addresses ``host`` resolves to, in the resolver's order, each once."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def may_have_reached(error):
+    """Whether a request that failed with ``error`` may still have reached the receiver.
+
+    No: the name did not resolve, the address was refused, the connection
+    could not be made (or not in time). Maybe: the answer did not come in
+    time, or the connection broke after the request left.
+    """
+    if isinstance(error, requests.ConnectTimeout):
+        return False
+    if isinstance(error, requests.ConnectionError):
+        reason = getattr(error.args[0], "reason", None) if error.args else None
+        return not isinstance(reason, NewConnectionError)
+    return isinstance(error, (requests.Timeout, requests.exceptions.ChunkedEncodingError))
 
 
 class Sender:
@@ -139,10 +158,12 @@ class Sender:
                     if len(received) >= RESPONSE_READ:
                         break
             outcome.status = response.status_code
+            outcome.reached = True
             outcome.retry_after = response.headers.get("Retry-After", "")
             outcome.response = received[:RESPONSE_KEPT].decode("utf-8", "replace")
         except (OSError, ValueError, requests.RequestException) as error:
             outcome.error = f"{error.__class__.__name__}: {error}"
+            outcome.reached = may_have_reached(error)
         finally:
             outcome.latency_ms = round((time.monotonic() - started) * 1000)
         return outcome

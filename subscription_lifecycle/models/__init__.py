@@ -21,6 +21,7 @@ from . import mail_activity
 from . import payment_transaction
 from . import lifecycle_webhook_endpoint
 from . import lifecycle_webhook_inbound
+from . import lifecycle_message
 from . import lifecycle_webhook_delivery
 from . import lifecycle_webhook_attempt
 from . import lifecycle_cockpit

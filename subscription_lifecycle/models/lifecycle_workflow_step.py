@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 from markupsafe import Markup
@@ -5,8 +6,10 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 from odoo.fields import Command, Domain
-from odoo.tools import SQL, plaintext2html
+from odoo.tools import SQL, format_amount, format_date, format_datetime, formatLang, plaintext2html
 from odoo.tools.safe_eval import safe_eval
+
+from ..lib.whatsapp import parse_variables, template_message
 
 # The result of a step, returned by every ``_run_<step_type>`` method:
 # ``(outcome, message, resume_at)`` with outcome ``next`` (go on with the next
@@ -27,6 +30,9 @@ UPDATE_TYPES = ("char", "text", "boolean", "integer", "float", "selection", "dat
 #   their mail to whoever reads it;
 # - access_token, signup_type: the portal link and signup credentials.
 PROTECTED_FIELDS = frozenset({"state", "active", "email", "access_token", "signup_type"})
+# Meta's rules for a message template's name and language code.
+TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(_[A-Z]{2,4})?")
 
 
 class LifecycleWorkflowStep(models.Model):
@@ -65,6 +71,7 @@ class LifecycleWorkflowStep(models.Model):
             ("notify_users", "Email internal users"),
             ("tag_add", "Add a tag to the customer"),
             ("tag_remove", "Remove a tag from the customer"),
+            ("whatsapp", "Send WhatsApp message"),
         ],
         required=True,
         default="email",
@@ -112,6 +119,19 @@ class LifecycleWorkflowStep(models.Model):
         ondelete="restrict",
         help="Receives the event the run answers, signed, retried and logged.",
     )
+    whatsapp_template = fields.Char(
+        string="WhatsApp template",
+        help="The name of a message template Meta approved for the company's WhatsApp account, e.g. renewal_reminder.",
+    )
+    whatsapp_language = fields.Char(
+        string="Template language", default="en", help="The language code of the approved template, e.g. en, de, fr_FR."
+    )
+    whatsapp_variables = fields.Char(
+        string="Template variables",
+        help="The fields that fill the template's variables {{1}}, {{2}}, ... in order, separated by commas, "
+        "e.g. partner_id.name, date_expiry, amount. Dates and amounts are written the way the customer's language "
+        "writes them; an empty value is sent as a dash.",
+    )
     wallet_amount = fields.Float(string="Credit", help="Amount credited, in the company's currency.")
     wallet_reason = fields.Char(string="Reason", translate=True)
     discuss_channel_id = fields.Many2one(
@@ -143,11 +163,25 @@ class LifecycleWorkflowStep(models.Model):
         help="Set on the customer's company (its commercial entity), or on the customer if a private person.",
     )
 
-    @api.depends("step_type", "mail_template_id", "activity_type_id", "webhook_endpoint_id", "wait_amount", "wait_unit")
+    @api.depends(
+        "step_type",
+        "mail_template_id",
+        "activity_type_id",
+        "webhook_endpoint_id",
+        "whatsapp_template",
+        "wait_amount",
+        "wait_unit",
+    )
     def _compute_name(self):
         labels = dict(self._fields["step_type"]._description_selection(self.env))
         for step in self:
-            detail = step.mail_template_id.name or step.activity_type_id.name or step.webhook_endpoint_id.name or ""
+            detail = (
+                step.mail_template_id.name
+                or step.activity_type_id.name
+                or step.webhook_endpoint_id.name
+                or (step.step_type == "whatsapp" and step.whatsapp_template)
+                or ""
+            )
             if step.step_type == "wait":
                 units = dict(self._fields["wait_unit"]._description_selection(self.env))
                 detail = f"{step.wait_amount} {units.get(step.wait_unit, '')}"
@@ -174,6 +208,9 @@ class LifecycleWorkflowStep(models.Model):
         "alert_user_ids",
         "alert_body",
         "partner_category_id",
+        "whatsapp_template",
+        "whatsapp_language",
+        "whatsapp_variables",
     )
     def _check_settings(self):
         for step in self:
@@ -188,6 +225,7 @@ class LifecycleWorkflowStep(models.Model):
                 "notify_users": not step.alert_user_ids or not step.alert_body,
                 "tag_add": not step.partner_category_id,
                 "tag_remove": not step.partner_category_id,
+                "whatsapp": not step.whatsapp_template or not step.whatsapp_language,
             }.get(step.step_type)
             if missing:
                 raise ValidationError(
@@ -209,6 +247,8 @@ class LifecycleWorkflowStep(models.Model):
                 step._check_update(step.author_id)
             if step.step_type == "condition":
                 step._condition()
+            if step.step_type == "whatsapp":
+                step._whatsapp_paths()
 
     @api.constrains("alert_user_ids")
     def _check_alert_users(self):
@@ -515,6 +555,138 @@ class LifecycleWorkflowStep(models.Model):
                     endpoint=endpoint.name,
                     endpoint_company=endpoint.company_id.name,
                 ),
+                None,
+            )
+        return outcomes
+
+    def _whatsapp_paths(self):
+        """The step's variables as field paths, each checked on the workflow's model; ValidationError if not.
+
+        A path must name fields of the records it walks through, and fields
+        the step's author may read: a customer must never receive what its
+        author could not see (an access token, say).
+        """
+        example = self.env._("write field names separated by commas, e.g. partner_id.name, date_expiry, amount")
+        if not TEMPLATE_NAME.fullmatch(self.whatsapp_template or "") or not LANGUAGE_CODE.fullmatch(
+            self.whatsapp_language or ""
+        ):
+            raise ValidationError(
+                self.env._(
+                    "A WhatsApp template is named in lower-case letters, digits and underscores "
+                    "(e.g. renewal_reminder), and its language by its code (e.g. en, de, pt_BR)."
+                )
+            )
+        try:
+            paths = parse_variables(self.whatsapp_variables)
+        except ValueError as error:
+            raise ValidationError(
+                self.env._("%(path)s is not a field path: %(example)s.", path=error.args[0], example=example)
+            ) from error
+        author = self.author_id or self.env.user
+        for path in paths:
+            model = self.env[self.model_name]
+            for name in path.split("."):
+                field = model._fields.get(name) if model is not None else None
+                if field is None or not model.with_user(author)._has_field_access(field, "read"):
+                    raise ValidationError(
+                        self.env._(
+                            "%(path)s does not name a field of %(model)s you may read: %(example)s.",
+                            path=path,
+                            model=self.env["ir.model"]._get(self.model_name).name,
+                            example=example,
+                        )
+                    )
+                model = self.env[field.comodel_name] if field.relational else None
+        return paths
+
+    def _whatsapp_texts(self, record, partner):
+        """The values of the step's variables on ``record``, written for ``partner`` (their language, their time)."""
+        lang = partner.lang or self.env.lang
+        record = record.with_context(lang=lang)
+        texts = []
+        for path in self._whatsapp_paths():
+            *names, last = path.split(".")
+            owner = record
+            for name in names:
+                owner = owner[name]
+            texts.append(self._whatsapp_text(owner, owner._fields[last], partner, lang) or "-")
+        return texts
+
+    def _whatsapp_text(self, records, field, partner, lang):
+        """One variable: the value of ``field`` on ``records`` (none, one, or several joined by commas)."""
+        env = records.env
+        texts = []
+        for record in records:
+            value = record[field.name]
+            if field.relational:
+                text = ", ".join(value.mapped("display_name"))
+            elif not value and field.type != "boolean":
+                text = ""
+            elif field.type == "date":
+                text = format_date(env, value, lang_code=lang)
+            elif field.type == "datetime":
+                text = format_datetime(env, value, tz=partner.tz, lang_code=lang)
+            elif field.type == "monetary":
+                text = format_amount(env, value, record[field.get_currency_field(record)], lang_code=lang)
+            elif field.type == "float":
+                text = formatLang(env, value)
+            elif field.type == "selection":
+                text = dict(field._description_selection(env)).get(value, value)
+            elif field.type == "boolean":
+                text = env._("Yes") if value else env._("No")
+            else:
+                text = str(value)
+            texts.append(text)
+        return ", ".join(text for text in texts if text)
+
+    def _run_whatsapp(self, run, record, now):
+        return self._run_whatsapp_batch(run, {run: record}, now)[run]
+
+    def _run_whatsapp_batch(self, runs, records, now):
+        """Queue one WhatsApp template message to each run's customer; the sender sends them after commit.
+
+        A customer who cannot be reached on WhatsApp (no valid phone number,
+        no WhatsApp account for the company) gets nothing, and the run says
+        why and goes on. A workflow in test mode sends no WhatsApp message:
+        there is no test recipient to send it to instead.
+        """
+        workflow = self.workflow_id
+        outcomes, queued, values_list = {}, [], []
+        for run in runs:
+            partner = run.event_id.partner_id
+            company = run.event_id.company_id or workflow.company_id or self.env.company
+            if workflow.test_mode:
+                number, reason = False, self.env._("the workflow is in test mode")
+            elif not partner:
+                number, reason = False, self.env._("the event has no customer")
+            else:
+                number, reason = partner._lifecycle_reach_whatsapp(company)
+            if not number:
+                outcomes[run] = (NEXT, self.env._("No WhatsApp message sent: %(reason)s", reason=reason), None)
+                continue
+            texts = self._whatsapp_texts(records[run], partner)
+            queued.append(run)
+            values_list.append(
+                {
+                    "channel": "whatsapp",
+                    "partner_id": partner.id,
+                    "company_id": company.id,
+                    "workflow_run_id": run.id,
+                    "recipient": number,
+                    "body": self.env._(
+                        "Template %(template)s (%(language)s): %(values)s",
+                        template=self.whatsapp_template,
+                        language=self.whatsapp_language,
+                        values=" | ".join(texts),
+                    ),
+                    "payload": template_message(number, self.whatsapp_template, self.whatsapp_language, texts),
+                }
+            )
+        messages = self.env["lifecycle.message"]._enqueue(values_list)
+        for run, message in zip(queued, messages, strict=True):
+            outcomes[run] = (
+                NEXT,
+                self.env._("WhatsApp message %(id)s queued for %(number)s.", id=message.id, number=message.recipient),
                 None,
             )
         return outcomes

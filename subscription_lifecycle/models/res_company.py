@@ -55,6 +55,30 @@ class ResCompany(models.Model):
         "Link-local (cloud metadata), multicast and reserved addresses stay refused.",
     )
 
+    # WhatsApp Business Cloud API: the sending number and the app's secrets (system administrators only)
+    lifecycle_whatsapp_phone_number_id = fields.Char(
+        string="WhatsApp phone number ID",
+        help="The ID Meta gives the business phone number messages are sent from (WhatsApp Manager, API setup).",
+    )
+    lifecycle_whatsapp_access_token = fields.Char(
+        string="WhatsApp access token",
+        groups="base.group_system",
+        copy=False,
+        help="A system user's permanent access token with the whatsapp_business_messaging permission.",
+    )
+    lifecycle_whatsapp_app_secret = fields.Char(
+        string="WhatsApp app secret",
+        groups="base.group_system",
+        copy=False,
+        help="The Meta app's secret: it proves that status callbacks come from Meta.",
+    )
+    lifecycle_whatsapp_verify_token = fields.Char(
+        string="WhatsApp verify token",
+        groups="base.group_system",
+        copy=False,
+        help="Any secret text, given to Meta with the callback URL: Meta sends it back when it checks the URL.",
+    )
+
     @api.constrains("lifecycle_renewal_window")
     def _check_lifecycle_renewal_window(self):
         if any(not 0 <= company.lifecycle_renewal_window <= 365 for company in self):
@@ -103,6 +127,12 @@ class ResCompany(models.Model):
                 )
             )
         self.env["lifecycle.deadline"].invalidate_model(["reminder_date"])
+
+    def _lifecycle_whatsapp_ready(self):
+        """Whether this company can send WhatsApp messages: a phone number ID and an access token."""
+        self.ensure_one()
+        company = self.sudo()  # the token is for system administrators; whether there is one is not
+        return bool(company.lifecycle_whatsapp_phone_number_id and company.lifecycle_whatsapp_access_token)
 
     def _lifecycle_ladder(self):
         self.ensure_one()

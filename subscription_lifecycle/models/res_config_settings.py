@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class ResConfigSettings(models.TransientModel):
@@ -15,3 +15,25 @@ class ResConfigSettings(models.TransientModel):
     lifecycle_webhook_allow_private = fields.Boolean(
         related="company_id.lifecycle_webhook_allow_private", readonly=False
     )
+    lifecycle_whatsapp_phone_number_id = fields.Char(
+        related="company_id.lifecycle_whatsapp_phone_number_id", readonly=False
+    )
+    lifecycle_whatsapp_access_token = fields.Char(
+        related="company_id.lifecycle_whatsapp_access_token", readonly=False, groups="base.group_system"
+    )
+    lifecycle_whatsapp_app_secret = fields.Char(
+        related="company_id.lifecycle_whatsapp_app_secret", readonly=False, groups="base.group_system"
+    )
+    lifecycle_whatsapp_verify_token = fields.Char(
+        related="company_id.lifecycle_whatsapp_verify_token", readonly=False, groups="base.group_system"
+    )
+    lifecycle_whatsapp_callback_url = fields.Char(
+        string="WhatsApp callback URL", compute="_compute_lifecycle_whatsapp_callback_url"
+    )
+
+    @api.depends("company_id")
+    def _compute_lifecycle_whatsapp_callback_url(self):
+        for settings in self:
+            settings.lifecycle_whatsapp_callback_url = (
+                f"{settings.company_id.get_base_url()}/lifecycle/whatsapp/{settings.company_id.id}/webhook"
+            )

@@ -3,6 +3,8 @@ from collections import defaultdict
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from ..lib.whatsapp import e164
+
 # Deadline states whose amounts the customer card sums up.
 CAPITAL_STATES = ("active", "closed")
 
@@ -172,6 +174,31 @@ class ResPartner(models.Model):
         return partners.filtered(
             lambda partner: partner.customer_rank or partner.lifecycle_deadline_ids or partner.id in with_events
         )
+
+    def _lifecycle_reach_whatsapp(self, company):
+        """``(number in E.164, "")`` where ``company`` can write to this customer on WhatsApp, else ``(False, why)``.
+
+        The phone number is read with the customer's country, else the
+        company's. (The SMS channel normalises numbers too; one helper for
+        both is for the merge.)
+        """
+        self.ensure_one()
+        if not company._lifecycle_whatsapp_ready():
+            return False, self.env._(
+                "%(company)s has no WhatsApp account set up in the Lifecycle settings.", company=company.name
+            )
+        if not self.phone:
+            return False, self.env._("%(customer)s has no phone number.", customer=self.display_name)
+        country = self.country_id or company.country_id
+        try:
+            return e164(self.phone, country.code), ""
+        except ValueError:
+            return False, self.env._(
+                "%(number)s, the phone number of %(customer)s, is not a valid number%(country)s.",
+                number=self.phone,
+                customer=self.display_name,
+                country=self.env._(" in %(country)s", country=country.name) if country else "",
+            )
 
     def action_view_lifecycle_webhook_deliveries(self):
         self.ensure_one()

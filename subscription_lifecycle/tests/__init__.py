@@ -18,5 +18,8 @@ from . import test_engine_workers
 from . import test_webhook_inbound
 from . import test_webhook_delivery
 from . import test_cockpit
+from . import test_event_catalog
 from . import test_internal_alerts
 from . import test_marketing_steps
+from . import test_whatsapp
+from . import test_whatsapp_workers

@@ -3,14 +3,21 @@
 server = WebhookServer()          # started, on a free port
 server.answer(500)                # the next request gets a 500, the one after the default 200
 server.answer(429, {"Retry-After": "120"})
+server.answer(400, body={"error": {...}})   # a JSON answer
+server.answer(HANG_UP)            # the request is read, the connection closed without an answer
+server.default = callable         # the answer when none is queued: f(Received) -> (status, headers, body)
+server.hold_from(10)              # the 10th request on waits for server.release() before its answer
 ... server.requests ...           # [Received(path, headers, body), ...] in arrival order
 server.stop()
 """
 
+import json
 import threading
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HANG_UP = 0  # as the status of an answer: close the connection instead
 
 
 @dataclass
@@ -25,6 +32,9 @@ class WebhookServer:
         self.requests = []
         self._answers = deque()
         self._lock = threading.Lock()
+        self.default = lambda received: (200, {}, None)
+        self._held_from = None
+        self._released = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,19 +45,32 @@ class WebhookServer:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received = Received(self.path, {name.lower(): value for name, value in self.headers.items()}, body)
                 with server._lock:
-                    server.requests.append(
-                        Received(self.path, {name.lower(): value for name, value in self.headers.items()}, body)
+                    server.requests.append(received)
+                    number = len(server.requests)
+                    status, headers, payload = (
+                        server._answers.popleft() if server._answers else server.default(received)
                     )
-                    status, headers = server._answers.popleft() if server._answers else (200, {})
-                answer = f"answer {status}".encode()
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
+                if server._held_from is not None and number >= server._held_from:
+                    server._released.wait()
+                if status == HANG_UP:
+                    self.close_connection = True
+                    return
+                if payload is None:
+                    answer, kind = f"answer {status}".encode(), "text/plain"
+                else:
+                    answer, kind = json.dumps(payload).encode(), "application/json"
+                try:
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Type", kind)
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                except OSError:
+                    self.close_connection = True  # the client is gone (a killed worker)
 
             def log_message(self, *args):
                 pass  # the test log stays quiet
@@ -61,12 +84,25 @@ class WebhookServer:
     def url(self):
         return f"http://127.0.0.1:{self._server.server_port}/hook"
 
-    def answer(self, status, headers=None):
-        """Queue the answer to a coming request (default: 200)."""
+    @property
+    def root(self):
+        """The server's address without a path, for services whose paths the client builds."""
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def answer(self, status, headers=None, body=None):
+        """Queue the answer to a coming request (default: 200); ``body``: JSON to answer with."""
         with self._lock:
-            self._answers.append((status, headers or {}))
+            self._answers.append((status, headers or {}, body))
+
+    def hold_from(self, number):
+        """Make the ``number``-th request and those after it wait for ``release`` before their answer."""
+        self._held_from = number
+
+    def release(self):
+        self._released.set()
 
     def stop(self):
+        self.release()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()

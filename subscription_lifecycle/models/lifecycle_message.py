@@ -1,0 +1,380 @@
+import json
+import logging
+from dataclasses import replace
+from datetime import timedelta, timezone
+from urllib.parse import quote
+
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
+
+from ..lib.messaging import FAILED, RETRY, SENT, UNKNOWN, Result, classify
+from ..lib.webhook_delivery import parse_retry_after
+from ..lib.webhook_http import Outgoing, Sender
+from ..lib.whatsapp import (
+    DEFAULT_API_URL,
+    STATUS_RANK,
+    message_reference,
+    read_answer,
+    referenced_message,
+)
+
+_logger = logging.getLogger(__name__)
+
+# A claimed message is the claiming worker's for this long. A message still
+# being sent when its lease is over was sent by a worker that died before
+# recording the answer: it may have reached the customer, so it becomes
+# unknown and is never sent again by itself. Longer than a batch can take:
+# BATCH_SIZE requests of at most 10 s each, 8 at a time.
+LEASE = timedelta(minutes=5)
+BATCH_SIZE = 50
+SENDER_CRON = "subscription_lifecycle.ir_cron_lifecycle_message_send"
+WHATSAPP_API_URL = "subscription_lifecycle.whatsapp_api_url"  # system parameter: the Graph API's base URL
+
+
+class LifecycleMessage(models.Model):
+    """One message to one person on a messaging channel: the outbox row, then its log.
+
+    Odoo's own queues carry email (mail.mail) and SMS (sms.sms); this one
+    carries the channels Odoo Community has no queue for. A message is
+    written in the transaction of the workflow step that sends it, so a
+    rolled-back step sends nothing, and the sender cron sends it once that
+    is committed (``_cron_send``).
+
+    Channel interface: ``_outgoing_<channel>()`` returns the requests
+    (``lib.webhook_http.Outgoing``, keyed by message id) of these messages;
+    a message it cannot build one for gets its ``error`` written and no
+    request, and fails. ``_result_<channel>(outcome)`` reads the service's
+    answer to one message into a ``lib.messaging.Result`` (``_classify``
+    does the generic part).
+    """
+
+    _name = "lifecycle.message"
+    _description = "Message to a customer"
+    _order = "id desc"
+    _rec_name = "recipient"
+
+    channel = fields.Selection([("whatsapp", "WhatsApp"), ("telegram", "Telegram")], required=True, readonly=True)
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True, index=True, ondelete="cascade")
+    company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
+    workflow_run_id = fields.Many2one(
+        "lifecycle.workflow.run", readonly=True, index="btree_not_null", ondelete="set null"
+    )
+    recipient = fields.Char(required=True, readonly=True, help="Where it goes: a phone number, a chat.")
+    body = fields.Text(readonly=True, help="What the customer reads, or the template it is sent with.")
+    payload = fields.Json(readonly=True, help="The request's content, fixed when the message is queued.")
+    state = fields.Selection(
+        [
+            ("queued", "Queued"),
+            ("sending", "Sending"),
+            ("sent", "Sent"),
+            ("delivered", "Delivered"),
+            ("read", "Read"),
+            ("failed", "Failed"),
+            ("unknown", "Outcome unknown"),
+        ],
+        default="queued",
+        required=True,
+        readonly=True,
+        index=True,
+        help="Outcome unknown: the service may or may not have taken the message. "
+        "It is never sent again by itself: check with the customer, then send it again or leave it.",
+    )
+    next_attempt_at = fields.Datetime(string="Next attempt", readonly=True, default=fields.Datetime.now)
+    attempt_count = fields.Integer(string="Attempts", readonly=True)
+    provider_message_id = fields.Char(string="Service's id", readonly=True, index="btree_not_null", copy=False)
+    error = fields.Char(readonly=True)
+    date_sent = fields.Datetime(string="Sent on", readonly=True)
+
+    _due_idx = models.Index("(next_attempt_at) WHERE state IN ('queued', 'sending')")
+
+    # ------------------------------------------------------------------
+    # Queueing (the outbox)
+    # ------------------------------------------------------------------
+    @api.model
+    def _enqueue(self, vals_list):
+        """Queue messages; the sender sends them once the transaction is committed."""
+        messages = self.sudo().create(vals_list)
+        if messages:
+            self._trigger_sender()
+        return messages
+
+    @api.model
+    def _trigger_sender(self, at=None):
+        cron = self.env.ref(SENDER_CRON, raise_if_not_found=False)
+        if cron:
+            cron._trigger(at)
+
+    # ------------------------------------------------------------------
+    # Staff decisions
+    # ------------------------------------------------------------------
+    def action_send_again(self):
+        """Send these failed or unknown messages again: a person decided the customer did not get them."""
+        self._check_decision()
+        if any(message.state not in ("failed", "unknown") for message in self):
+            raise UserError(self.env._("Only a failed message or one whose outcome is unknown can be sent again."))
+        self.sudo().write(
+            {"state": "queued", "next_attempt_at": fields.Datetime.now(), "attempt_count": 0, "error": False}
+        )
+        self._trigger_sender()
+
+    def action_mark_sent(self):
+        """Record that the customer did get these messages whose outcome was unknown."""
+        self._check_decision()
+        if any(message.state != "unknown" for message in self):
+            raise UserError(self.env._("Only a message whose outcome is unknown can be marked as sent."))
+        self.sudo().write(
+            {"state": "sent", "error": self.env._("Confirmed as received by %(user)s.", user=self.env.user.name)}
+        )
+
+    def _check_decision(self):
+        """Managers decide, on the messages of their companies: messages are read-only to everyone else."""
+        if not self.env.user.has_group("subscription_lifecycle.group_lifecycle_manager"):
+            raise AccessError(self.env._("Only Lifecycle managers decide what happens to a message."))
+        self.check_access("read")
+
+    # ------------------------------------------------------------------
+    # Sending
+    # ------------------------------------------------------------------
+    @api.model
+    def _cron_send(self, now=None, batch_size=BATCH_SIZE):
+        """Send the due messages, a batch at a time, after commit; outcomes never in doubt are retried.
+
+        First, messages a dead worker left in ``sending`` past their lease
+        become unknown. Then each batch is claimed (``FOR UPDATE SKIP
+        LOCKED``), marked as being sent with a lease, and committed before any
+        request leaves; the answers are recorded and committed afterwards.
+        """
+        now = now or fields.Datetime.now()
+        outbox = self.sudo()  # the sender writes messages whoever the cron's user is
+        outbox._expire_leases(now)
+        crons = self.env["ir.cron"]
+        crons._commit_progress()
+        due = SQL("state = 'queued' AND next_attempt_at <= %s", now)
+        with Sender() as http:
+            while ids := self.env["lifecycle.workflow.run"]._claim("lifecycle_message", due, batch_size, True):
+                messages = outbox.browse(ids)
+                for message in messages:
+                    message.write({"state": "sending", "attempt_count": message.attempt_count + 1})
+                messages.write({"next_attempt_at": now + LEASE})
+                # should this worker die, the sender wakes up when the lease ends, not an hour later
+                outbox._trigger_sender(now + LEASE)
+                outgoing = []
+                for channel, group in messages.grouped("channel").items():
+                    outgoing += getattr(group, f"_outgoing_{channel}")()
+                crons._commit_progress()  # the claim: nothing leaves before it is committed
+                messages._record(http.send_all(outgoing), now)
+                if not crons._commit_progress(len(ids)):
+                    break
+        outbox._schedule_wake_up()
+
+    def _expire_leases(self, now):
+        """Make the messages a dead worker left being sent unknown, and say so where staff look."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                "UPDATE lifecycle_message SET state = 'unknown', next_attempt_at = NULL, error = %s"
+                " WHERE state = 'sending' AND next_attempt_at <= %s RETURNING id",
+                self.env._("The sending stopped before the service answered: it may or may not have been sent."),
+                now,
+            )
+        )
+        lost = self.browse([row[0] for row in self.env.cr.fetchall()])
+        if lost:
+            self.invalidate_model(["state", "next_attempt_at", "error"])
+            _logger.warning("%s message(s) left being sent by a stopped worker are now unknown", len(lost))
+            lost._report_problems()
+
+    def _record(self, outcomes, now):
+        """Move each message on from its channel's reading of the answer (``lib.messaging``)."""
+        messages = {message.id: message for message in self}
+        results = {
+            outcome.key: getattr(messages[outcome.key], f"_result_{messages[outcome.key].channel}")(outcome)
+            for outcome in outcomes
+        }
+        # a message its channel could not even build a request for failed at once
+        for message in self:
+            results.setdefault(message.id, message._build_error())
+        problems = self.browse()
+        for key, result in results.items():
+            message = messages[key]
+            values = {"error": result.error or False}
+            if result.state == SENT:
+                values.update(state="sent", provider_message_id=result.provider_id or False, date_sent=now)
+            elif result.state == RETRY:
+                values.update(state="queued", next_attempt_at=now + timedelta(seconds=result.retry_in))
+            else:
+                values.update(state=result.state, next_attempt_at=False)
+                problems |= message
+            message.write(values)
+        problems._report_problems()
+
+    def _classify(self, outcome, error=""):
+        """The generic reading of ``outcome`` for this message (``lib.messaging.classify``)."""
+        now = fields.Datetime.now().replace(tzinfo=timezone.utc)
+        return classify(
+            outcome.status,
+            outcome.reached,
+            self.attempt_count,
+            parse_retry_after(outcome.retry_after, now),
+            error or outcome.error,
+        )
+
+    def _build_error(self):
+        return Result(FAILED, error=self.error or self.env._("The message could not be prepared."))
+
+    def _report_problems(self):
+        """Tell staff about failed and unknown messages: on the run's log and on the customer."""
+        self.env["lifecycle.workflow.run.log"].create(
+            [
+                {"run_id": message.workflow_run_id.id, "outcome": "info", "message": message._problem_text()}
+                for message in self
+                if message.workflow_run_id
+            ]
+        )
+        bodies = {}
+        for message in self.filtered("partner_id"):
+            text = Markup("<p>%s</p>") % message._problem_text()
+            bodies[message.partner_id.id] = bodies.get(message.partner_id.id, Markup()) + text
+        if bodies:
+            self.env["res.partner"].browse(list(bodies))._message_log_batch(bodies)
+
+    def _problem_text(self):
+        channel = dict(self._fields["channel"]._description_selection(self.env)).get(self.channel, self.channel)
+        if self.state == UNKNOWN:
+            return self.env._(
+                "%(channel)s message to %(recipient)s: outcome unknown (%(error)s). It will not be sent again"
+                " unless someone decides to.",
+                channel=channel,
+                recipient=self.recipient,
+                error=self.error,
+            )
+        return self.env._(
+            "%(channel)s message to %(recipient)s failed: %(error)s",
+            channel=channel,
+            recipient=self.recipient,
+            error=self.error,
+        )
+
+    @api.model
+    def _schedule_wake_up(self):
+        """Trigger the sender for the earliest message still to send, or a lease still running."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL("SELECT MIN(next_attempt_at) FROM lifecycle_message WHERE state IN ('queued', 'sending')")
+        )
+        next_at = self.env.cr.fetchone()[0]
+        if next_at:
+            self._trigger_sender(next_at)
+        return next_at
+
+    # ------------------------------------------------------------------
+    # WhatsApp (Business Cloud API)
+    # ------------------------------------------------------------------
+    def _outgoing_whatsapp(self):
+        """``POST {base}/{phone-number-id}/messages`` with the company's token, for each of these messages.
+
+        The body was fixed when the message was queued; the address and the
+        token are the company's at the time of sending (a renewed token is
+        used at once). The base URL is a system parameter, set by system
+        administrators only: it is trusted with private addresses (tests).
+        """
+        parameters = self.env["ir.config_parameter"].sudo()
+        base = (parameters.get_param(WHATSAPP_API_URL) or DEFAULT_API_URL).rstrip("/")
+        database = parameters.get_param("database.uuid")
+        outgoing = []
+        for message in self:
+            company = message.company_id.sudo()
+            if not company._lifecycle_whatsapp_ready():
+                message.error = self.env._(
+                    "%(company)s has no WhatsApp account set up in the Lifecycle settings.", company=company.name
+                )
+                continue
+            body = {**message.payload, "biz_opaque_callback_data": message_reference(database, message.id)}
+            outgoing.append(
+                Outgoing(
+                    key=message.id,
+                    url=f"{base}/{quote(company.lifecycle_whatsapp_phone_number_id.strip(), safe='')}/messages",
+                    headers={
+                        "Authorization": f"Bearer {company.lifecycle_whatsapp_access_token.strip()}",
+                        "Content-Type": "application/json",
+                    },
+                    body=json.dumps(body).encode(),
+                    allow_private=True,
+                )
+            )
+        return outgoing
+
+    def _result_whatsapp(self, outcome):
+        """Read the Graph API's answer: Meta's id of the message, or its error in Meta's words.
+
+        Meta says "too many requests" with error codes (with a 400 as often as
+        a 429): the message did not leave, so it waits and goes again like
+        after a 429.
+        """
+        answer = read_answer(outcome.response)
+        if answer.rate_limited:
+            outcome = replace(outcome, status=429)
+        error = answer.error
+        if not outcome.status:
+            error = (
+                self.env._(
+                    "The connection broke after the message left, before WhatsApp answered (%(error)s).",
+                    error=outcome.error,
+                )
+                if outcome.reached
+                else self.env._("WhatsApp could not be reached (%(error)s).", error=outcome.error)
+            )
+        elif answer.code == 190:
+            error = self.env._(
+                "Meta refused the WhatsApp access token (%(error)s): set a valid one in the Lifecycle settings.",
+                error=answer.error,
+            )
+        result = self._classify(outcome, error)
+        return replace(result, provider_id=answer.message_id) if result.state == SENT else result
+
+    @api.model
+    def _whatsapp_statuses(self, company, statuses):
+        """Store the delivery statuses Meta sent for ``company``'s messages; False when some must come again later.
+
+        A message is found by Meta's id, or by the reference its request
+        carried (``lib.whatsapp.message_reference``): a message whose outcome
+        was unknown learns it that way. A status never moves a message back
+        (a late "delivered" after "read"); "failed" ends a message not yet
+        delivered, and is reported like the sender's failures. A message
+        still being sent is the sender's until it records the answer: its
+        statuses are left for Meta to send again (it retries for days).
+        """
+        messages = self.sudo().with_context(active_test=False)
+        database = self.env["ir.config_parameter"].sudo().get_param("database.uuid")
+        domain = [("channel", "=", "whatsapp"), ("company_id", "=", company.id)]
+        by_id = {
+            message.provider_message_id: message
+            for message in messages.search(
+                [*domain, ("provider_message_id", "in", [status.message_id for status in statuses])]
+            )
+        }
+        referenced = {referenced_message(status.reference, database) for status in statuses} - {None}
+        by_reference = {message.id: message for message in messages.search([*domain, ("id", "in", list(referenced))])}
+        later, problems = False, messages.browse()
+        for status in statuses:
+            message = by_id.get(status.message_id) or by_reference.get(
+                referenced_message(status.reference, database), messages.browse()
+            )
+            if not message or message.provider_message_id not in (False, status.message_id):
+                continue
+            if message.state in ("queued", "sending"):
+                later = True
+                continue
+            rank = STATUS_RANK.get(message.state, 0)
+            if status.status == "failed":
+                if message.state in ("delivered", "read", "failed"):
+                    continue
+                message.write({"state": "failed", "error": status.error, "provider_message_id": status.message_id})
+                problems |= message
+            elif message.state != "failed" and STATUS_RANK[status.status] > rank:
+                message.write({"state": status.status, "error": False, "provider_message_id": status.message_id})
+        problems._report_problems()
+        return not later
