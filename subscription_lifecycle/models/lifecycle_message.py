@@ -229,7 +229,7 @@ class LifecycleMessage(models.Model):
         """Tell staff about failed and unknown messages: on the run's log and on the customer."""
         self.env["lifecycle.workflow.run.log"].create(
             [
-                {"run_id": message.workflow_run_id.id, "outcome": "info", "message": message._problem_text()}
+                {"run_id": message.workflow_run_id.id, "outcome": "error", "message": message._problem_text()}
                 for message in self
                 if message.workflow_run_id
             ]

@@ -19,6 +19,10 @@ def test_a_message_that_never_reached_the_service_fails_after_the_last_try():
     assert classify(0, False, len(RETRY_DELAYS) + 1).state == FAILED
 
 
+def test_a_request_timeout_is_tried_again():
+    assert classify(408, True, 1).state == RETRY
+
+
 def test_a_rate_limit_waits_as_long_as_the_service_asks():
     assert classify(429, True, 1, retry_after=120).retry_in == 120
     assert classify(429, True, 1, retry_after=None).retry_in == RETRY_DELAYS[0]
