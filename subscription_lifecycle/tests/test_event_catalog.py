@@ -4,6 +4,7 @@ from datetime import timedelta
 from odoo import fields
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from ..models.lifecycle_deadline import LAPSE_CATCH_UP_DAYS
 from .common import LifecycleCommon
 from .test_engine import NOW, EngineCommon
 
@@ -231,6 +232,18 @@ class TestNoActiveService(EngineCommon):
         self.assertEqual(lapsed.payload["days"], 10)
         self.assertEqual(lapsed.company_id, user.company_id)
 
+    def test_a_lapse_the_scheduler_missed_for_more_than_a_week_is_not_announced_that_late(self):
+        self._expiring(self.customer, NOW.date())
+        self._day(1)  # expires it; its lapse is due on day 30
+        self._day(30 + LAPSE_CATCH_UP_DAYS + 1)
+        self.assertFalse(self._lapsed(self.customer))
+
+    def test_a_lapse_found_a_few_days_late_is_still_announced(self):
+        self._expiring(self.customer, NOW.date())
+        self._day(1)
+        self._day(30 + LAPSE_CATCH_UP_DAYS)
+        self.assertEqual(len(self._lapsed(self.customer)), 1)
+
     def test_a_customer_with_an_active_service_does_not_lapse(self):
         self._expiring(self.customer, NOW.date() - timedelta(days=1))
         self._deadline(expiry=NOW.date() + timedelta(days=400), date_start=NOW.date() - timedelta(days=2))
@@ -255,10 +268,10 @@ class TestNoActiveService(EngineCommon):
         deadlines._emit_no_active_service(now=NOW + timedelta(days=400))
         small = lapse(10, NOW.date() + timedelta(days=500))
         count = self.cr.sql_log_count
-        emitted = deadlines._emit_no_active_service(now=NOW + timedelta(days=600))
+        emitted = deadlines._emit_no_active_service(now=NOW + timedelta(days=530))
         small_queries = self.cr.sql_log_count - count
         self.assertEqual(emitted.partner_id, small)
         big = lapse(100, NOW.date() + timedelta(days=700))
         with self.assertQueryCount(small_queries):
-            emitted = deadlines._emit_no_active_service(now=NOW + timedelta(days=800))
+            emitted = deadlines._emit_no_active_service(now=NOW + timedelta(days=730))
         self.assertEqual(emitted.partner_id, big)
