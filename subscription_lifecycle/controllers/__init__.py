@@ -1,3 +1,4 @@
 from . import portal
 from . import wallet
 from . import webhook
+from . import telegram

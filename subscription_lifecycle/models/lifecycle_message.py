@@ -1,3 +1,4 @@
+import dataclasses
 import logging
 from datetime import timedelta, timezone
 
@@ -8,8 +9,9 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from ..lib.messaging import FAILED, RETRY, SENT, UNKNOWN, Result, classify
+from ..lib.telegram import bot_request, read_answer, redact
 from ..lib.webhook_delivery import parse_retry_after
-from ..lib.webhook_http import Sender
+from ..lib.webhook_http import Outgoing, Sender
 
 _logger = logging.getLogger(__name__)
 
@@ -256,3 +258,60 @@ class LifecycleMessage(models.Model):
         if next_at:
             self._trigger_sender(next_at)
         return next_at
+
+    # ------------------------------------------------------------------
+    # Telegram (lib.telegram)
+    # ------------------------------------------------------------------
+    def _outgoing_telegram(self):
+        outgoing = []
+        for message in self:
+            company = message.company_id.sudo()
+            if not company.lifecycle_telegram_bot_token:
+                message.error = self.env._("%(company)s has no Telegram bot any more.", company=company.name)
+                continue
+            url, headers, body = bot_request(
+                company._lifecycle_telegram_api_url(),
+                company.lifecycle_telegram_bot_token,
+                "sendMessage",
+                message.payload,
+            )
+            # the Bot API's address is a system parameter that only administrators set (a local Bot API server)
+            outgoing.append(Outgoing(message.id, url, headers, body, allow_private=True))
+        return outgoing
+
+    def _result_telegram(self, outcome):
+        """Read the Bot API's answer; a chat Telegram says is gone for good unlinks the customer."""
+        answer = read_answer(outcome.response) if outcome.status else None
+        if answer and answer.ok:
+            return Result(SENT, provider_id=answer.message_id)
+        if answer and answer.retry_after:  # Telegram says how long to wait in the body
+            outcome = dataclasses.replace(outcome, retry_after=str(answer.retry_after))
+        # the bot's token is in the URL, so in network errors: never in what staff read
+        error = (
+            answer.description if answer else redact(outcome.error, self.company_id.sudo().lifecycle_telegram_bot_token)
+        )
+        if answer and answer.chat_gone:
+            error = self.env._(
+                "Telegram no longer lets the bot write to this customer (%(error)s): their Telegram link was removed.",
+                error=error,
+            )
+            # whoever holds this chat (the customer or its contact), not a chat linked since
+            holders = (
+                self.env["res.partner"]
+                .sudo()
+                .search(
+                    [
+                        ("lifecycle_telegram_chat_id", "=", self.recipient),
+                        ("lifecycle_telegram_company_id", "=", self.company_id.id),
+                        ("id", "child_of", self.partner_id.commercial_partner_id.id),
+                    ]
+                )
+            )
+            if holders:
+                holders._lifecycle_telegram_unlink(
+                    self.env._(
+                        "Telegram unlinked: the customer blocked the bot or left the chat (%(error)s).",
+                        error=answer.description,
+                    )
+                )
+        return self._classify(outcome, error)

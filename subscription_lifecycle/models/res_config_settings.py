@@ -14,3 +14,21 @@ class ResConfigSettings(models.TransientModel):
     lifecycle_webhook_allow_private = fields.Boolean(
         related="company_id.lifecycle_webhook_allow_private", readonly=False
     )
+    lifecycle_telegram_bot_token = fields.Char(related="company_id.lifecycle_telegram_bot_token", readonly=False)
+    lifecycle_telegram_bot_username = fields.Char(related="company_id.lifecycle_telegram_bot_username", readonly=False)
+    lifecycle_telegram_secret = fields.Char(related="company_id.lifecycle_telegram_secret")
+
+    def action_lifecycle_telegram_register_webhook(self):
+        self.ensure_one()
+        self.company_id._lifecycle_telegram_register_webhook()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "message": self.env._(
+                    "Telegram now sends the bot's messages to %(url)s.",
+                    url=self.company_id._lifecycle_telegram_webhook_url(),
+                ),
+            },
+        }
