@@ -247,8 +247,9 @@ class ResPartner(models.Model):
             return self.browse()
         self.env.cr.execute(
             SQL(
-                "UPDATE res_partner SET lifecycle_telegram_counter = lifecycle_telegram_counter + 1"
-                " WHERE id = %s AND lifecycle_telegram_counter = %s RETURNING id",
+                # NULL until a first link: the ORM reads it as 0
+                "UPDATE res_partner SET lifecycle_telegram_counter = COALESCE(lifecycle_telegram_counter, 0) + 1"
+                " WHERE id = %s AND COALESCE(lifecycle_telegram_counter, 0) = %s RETURNING id",
                 partner.id,
                 counter,
             )

@@ -21,7 +21,7 @@ from .common import LifecycleCommon
 from .webhook_server import WebhookServer
 
 NOW = datetime(2090, 6, 1, 8, 0)
-BOT_TOKEN = "123456:AAbot-token"
+BOT_TOKEN = "123456:AAbot-token"  # noqa: S105 (the fake Bot API's)
 CHAT = 4242
 BLOCKED = {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
 
@@ -48,7 +48,8 @@ class TestTelegram(LifecycleCommon, HttpCase):
                         0,
                         {
                             "step_type": "telegram",
-                            "telegram_body": "Hello {{ object.partner_id.name }}, {{ object.product_id.name }} is ready.",
+                            "telegram_body": "Hello {{ object.partner_id.name }},"
+                            " {{ object.product_id.name }} is ready.",
                         },
                     )
                 ],
@@ -162,7 +163,8 @@ class TestTelegram(LifecycleCommon, HttpCase):
     @mute_logger("odoo.http")
     def test_a_forged_or_missing_secret_is_refused_and_links_nobody(self):
         token = self._connect_link()
-        self.assertEqual(self._update(f"/start {token}", secret="forged").status_code, 403)
+        forged = self._update(f"/start {token}", secret="forged")  # noqa: S106 (a wrong secret)
+        self.assertEqual(forged.status_code, 403)
         self.assertEqual(self._update(f"/start {token}", secret=False).status_code, 403)
         # a company without a bot has no secret: nothing is accepted for it
         self.assertEqual(
