@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timedelta
 
 from odoo import SUPERUSER_ID, api, http
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
@@ -220,3 +220,16 @@ class TestTelegram(LifecycleCommon, HttpCase):
         self.assertTrue(self.ann.with_user(self.lc_user).lifecycle_telegram_linked)
         with self.assertRaises(AccessError):
             self.ann.with_user(self.lc_user).read(["lifecycle_telegram_chat_id"])
+
+    def test_register_the_webhook_tells_telegram_the_route_and_the_secret(self):
+        self.server.answer(200, body={"ok": True, "result": True, "description": "Webhook was set"})
+        settings = self.env["res.config.settings"].create({})
+        settings.action_lifecycle_telegram_register_webhook()
+        registered = self.server.requests[-1]
+        self.assertEqual(registered.path, f"/bot{BOT_TOKEN}/setWebhook")
+        body = json.loads(registered.body)
+        self.assertEqual(body["secret_token"], self.secret)
+        self.assertTrue(body["url"].endswith(f"/lifecycle/telegram/{self.company.id}/webhook"))
+        self.server.answer(401, body={"ok": False, "error_code": 401, "description": "Unauthorized"})
+        with self.assertRaisesRegex(UserError, "Telegram refused the webhook: Unauthorized"):
+            settings.action_lifecycle_telegram_register_webhook()
