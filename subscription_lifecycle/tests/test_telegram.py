@@ -233,3 +233,12 @@ class TestTelegram(LifecycleCommon, HttpCase):
         self.server.answer(401, body={"ok": False, "error_code": 401, "description": "Unauthorized"})
         with self.assertRaisesRegex(UserError, "Telegram refused the webhook: Unauthorized"):
             settings.action_lifecycle_telegram_register_webhook()
+
+    def test_the_message_is_written_in_the_customers_language(self):
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.workflow.step_ids.with_context(lang="fr_FR").telegram_body = "Bonjour {{ object.partner_id.name }} !"
+        self.customer.lang = "fr_FR"
+        self._link()
+        message = self._message(self._run_workflow(self.yearly))
+        self.assertEqual(message.body, "Bonjour Azure Interior !")
+        self.assertEqual(message.payload, {"chat_id": CHAT, "text": "Bonjour Azure Interior !"})
