@@ -41,6 +41,7 @@
         "views/lifecycle_message_views.xml",
         "views/portal_templates.xml",
         "views/portal_wallet_templates.xml",
+        "views/portal_telegram_templates.xml",
         "views/lifecycle_wallet_views.xml",
         "views/lifecycle_cockpit_views.xml",
         "views/lifecycle_menus.xml",

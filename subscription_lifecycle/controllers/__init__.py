@@ -2,3 +2,4 @@ from . import portal
 from . import wallet
 from . import webhook
 from . import whatsapp
+from . import telegram

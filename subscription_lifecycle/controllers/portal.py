@@ -87,8 +87,28 @@ class LifecyclePortal(CustomerPortal):
                 "state_labels": dict(deadlines._fields["state"]._description_selection(request.env)),
             }
         )
+        values.update(self._telegram_values())
         request.session["my_deadlines_history"] = found.ids[:100]
         return request.render("subscription_lifecycle.portal_my_deadlines", values)
+
+    def _telegram_values(self):
+        """Connect or Disconnect Telegram, when the company has a bot: the customer's own partner only."""
+        company = request.env.company
+        if not company.lifecycle_telegram_bot_username:
+            return {}
+        partner = request.env.user.partner_id.sudo()
+        linked = partner.lifecycle_telegram_chat_id and partner.lifecycle_telegram_company_id == company
+        return {
+            "telegram_linked": linked,
+            "telegram_url": False if linked else partner._lifecycle_telegram_start_url(company),
+        }
+
+    @http.route("/my/telegram/disconnect", type="http", auth="user", methods=["POST"], website=True)
+    def portal_telegram_disconnect(self, **kw):
+        request.env.user.partner_id._lifecycle_telegram_unlink(
+            request.env._("Telegram disconnected by the customer from the portal.")
+        )
+        return request.redirect("/my/deadlines")
 
     def _deadline_or_404(self, deadline_id, access_token):
         """The deadline in sudo for its owner, staff who may read it or the holder of its token; else 404."""

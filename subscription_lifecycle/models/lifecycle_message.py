@@ -10,16 +10,12 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
+from ..lib import telegram, whatsapp
 from ..lib.messaging import FAILED, RETRY, SENT, UNKNOWN, Result, classify
+from ..lib.telegram import bot_request, redact
 from ..lib.webhook_delivery import parse_retry_after
 from ..lib.webhook_http import Outgoing, Sender
-from ..lib.whatsapp import (
-    DEFAULT_API_URL,
-    STATUS_RANK,
-    message_reference,
-    read_answer,
-    referenced_message,
-)
+from ..lib.whatsapp import DEFAULT_API_URL, STATUS_RANK, message_reference, referenced_message
 
 _logger = logging.getLogger(__name__)
 
@@ -314,7 +310,7 @@ class LifecycleMessage(models.Model):
         a 429): the message did not leave, so it waits and goes again like
         after a 429.
         """
-        answer = read_answer(outcome.response)
+        answer = whatsapp.read_answer(outcome.response)
         if answer.rate_limited:
             outcome = replace(outcome, status=429)
         error = answer.error
@@ -378,3 +374,59 @@ class LifecycleMessage(models.Model):
                 message.write({"state": status.status, "error": False, "provider_message_id": status.message_id})
         problems._report_problems()
         return not later
+
+    # Telegram (lib.telegram)
+    # ------------------------------------------------------------------
+    def _outgoing_telegram(self):
+        outgoing = []
+        for message in self:
+            company = message.company_id.sudo()
+            if not company.lifecycle_telegram_bot_token:
+                message.error = self.env._("%(company)s has no Telegram bot any more.", company=company.name)
+                continue
+            url, headers, body = bot_request(
+                company._lifecycle_telegram_api_url(),
+                company.lifecycle_telegram_bot_token,
+                "sendMessage",
+                message.payload,
+            )
+            # the Bot API's address is a system parameter that only administrators set (a local Bot API server)
+            outgoing.append(Outgoing(message.id, url, headers, body, allow_private=True))
+        return outgoing
+
+    def _result_telegram(self, outcome):
+        """Read the Bot API's answer; a chat Telegram says is gone for good unlinks the customer."""
+        answer = telegram.read_answer(outcome.response) if outcome.status else None
+        if answer and answer.ok:
+            return Result(SENT, provider_id=answer.message_id)
+        if answer and answer.retry_after:  # Telegram says how long to wait in the body
+            outcome = replace(outcome, retry_after=str(answer.retry_after))
+        # the bot's token is in the URL, so in network errors: never in what staff read
+        error = (
+            answer.description if answer else redact(outcome.error, self.company_id.sudo().lifecycle_telegram_bot_token)
+        )
+        if answer and answer.chat_gone:
+            error = self.env._(
+                "Telegram no longer lets the bot write to this customer (%(error)s): their Telegram link was removed.",
+                error=error,
+            )
+            # whoever holds this chat (the customer or its contact), not a chat linked since
+            holders = (
+                self.env["res.partner"]
+                .sudo()
+                .search(
+                    [
+                        ("lifecycle_telegram_chat_id", "=", self.recipient),
+                        ("lifecycle_telegram_company_id", "=", self.company_id.id),
+                        ("id", "child_of", self.partner_id.commercial_partner_id.id),
+                    ]
+                )
+            )
+            if holders:
+                holders._lifecycle_telegram_unlink(
+                    self.env._(
+                        "Telegram unlinked: the customer blocked the bot or left the chat (%(error)s).",
+                        error=answer.description,
+                    )
+                )
+        return self._classify(outcome, error)

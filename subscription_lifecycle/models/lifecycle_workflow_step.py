@@ -1,4 +1,5 @@
 import re
+from collections import defaultdict
 from datetime import timedelta
 
 from markupsafe import Markup
@@ -9,6 +10,7 @@ from odoo.fields import Command, Domain
 from odoo.tools import SQL, format_amount, format_date, format_datetime, formatLang, plaintext2html
 from odoo.tools.safe_eval import safe_eval
 
+from ..lib.telegram import send_message_payload
 from ..lib.whatsapp import parse_variables, template_message
 
 # The result of a step, returned by every ``_run_<step_type>`` method:
@@ -72,6 +74,7 @@ class LifecycleWorkflowStep(models.Model):
             ("tag_add", "Add a tag to the customer"),
             ("tag_remove", "Remove a tag from the customer"),
             ("whatsapp", "Send WhatsApp message"),
+            ("telegram", "Send Telegram message"),
         ],
         required=True,
         default="email",
@@ -131,6 +134,11 @@ class LifecycleWorkflowStep(models.Model):
         help="The fields that fill the template's variables {{1}}, {{2}}, ... in order, separated by commas, "
         "e.g. partner_id.name, date_expiry, amount. Dates and amounts are written the way the customer's language "
         "writes them; an empty value is sent as a dash.",
+    )
+    telegram_body = fields.Text(
+        string="Telegram message",
+        translate=True,
+        help="Sent in the customer's language; placeholders like {{ object.partner_id.name }} are filled in.",
     )
     wallet_amount = fields.Float(string="Credit", help="Amount credited, in the company's currency.")
     wallet_reason = fields.Char(string="Reason", translate=True)
@@ -211,6 +219,7 @@ class LifecycleWorkflowStep(models.Model):
         "whatsapp_template",
         "whatsapp_language",
         "whatsapp_variables",
+        "telegram_body",
     )
     def _check_settings(self):
         for step in self:
@@ -226,6 +235,7 @@ class LifecycleWorkflowStep(models.Model):
                 "tag_add": not step.partner_category_id,
                 "tag_remove": not step.partner_category_id,
                 "whatsapp": not step.whatsapp_template or not step.whatsapp_language,
+                "telegram": not step.telegram_body,
             }.get(step.step_type)
             if missing:
                 raise ValidationError(
@@ -790,3 +800,82 @@ class LifecycleWorkflowStep(models.Model):
         tag = self.partner_category_id
         self.env["res.partner"].union(*customers.values()).write({"category_id": [command(tag.id)]})
         return customers
+    def _run_telegram(self, run, record, now):
+        return self._run_telegram_batch(run, {run: record}, now)[run]
+
+    def _run_telegram_batch(self, runs, records, now):
+        """Queue the step's text, in each customer's language, to the customers who linked Telegram.
+
+        The outbox (``lifecycle.message``) sends it after commit. A customer
+        the company's bot cannot reach gets no message, and the run goes on
+        with the reason in its log; test mode logs the text and sends nothing.
+        """
+        outcomes = {}
+        reached = {}
+        for run in runs:
+            customer = self._customer(records[run])
+            company = run.event_id.company_id or self.workflow_id.company_id or self.env.company
+            chat_id, reason = customer._lifecycle_reach_telegram(company)
+            if chat_id:
+                reached[run] = (customer, company, chat_id)
+            else:
+                outcomes[run] = (NEXT, self.env._("No Telegram message: %(reason)s", reason=reason), None)
+        texts = self._render_per_language(
+            "telegram_body", {run: (records[run], customer.lang) for run, (customer, *_rest) in reached.items()}
+        )
+        if self.workflow_id.test_mode:
+            for run in reached:
+                outcomes[run] = (
+                    NEXT,
+                    self.env._("Test mode: Telegram message not sent: %(text)s", text=texts[run]),
+                    None,
+                )
+            return outcomes
+        messages = self.env["lifecycle.message"]._enqueue(
+            [
+                {
+                    "channel": "telegram",
+                    "partner_id": customer.id,
+                    "company_id": company.id,
+                    "workflow_run_id": run.id,
+                    "recipient": chat_id,
+                    "body": texts[run],
+                    "payload": send_message_payload(int(chat_id), texts[run]),
+                }
+                for run, (customer, company, chat_id) in reached.items()
+            ]
+        )
+        for run, message in zip(reached, messages, strict=True):
+            outcomes[run] = (
+                NEXT,
+                self.env._(
+                    "Telegram message %(id)s queued for %(customer)s.", id=message.id, customer=message.partner_id.name
+                ),
+                None,
+            )
+        return outcomes
+
+    @api.model
+    def _customer(self, record):
+        return record.partner_id if record._name == "lifecycle.deadline" else record
+
+    def _render_per_language(self, field, targets):
+        """``{key: text}``: this step's ``field``, an inline template, rendered for each ``(record, lang)``.
+
+        Each language's translation of the template is rendered for all its
+        records at once, with Odoo's mail rendering (``mail.render.mixin``).
+        """
+        texts = {}
+        by_lang = defaultdict(list)
+        for key, (record, lang) in targets.items():
+            by_lang[lang or self.env.lang].append((key, record))
+        for lang, items in by_lang.items():
+            source = self.with_context(lang=lang)[field]
+            records = items[0][1].browse(list(dict.fromkeys(record.id for _key, record in items)))
+            rendered = (
+                self.env["mail.render.mixin"]
+                .with_context(lang=lang)
+                ._render_template(source, records._name, records.ids, engine="inline_template")
+            )
+            texts.update({key: rendered[record.id] for key, record in items})
+        return texts

@@ -1,9 +1,18 @@
+import secrets
+
+import requests
+
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from ..lib.local_day import local_date
 from ..lib.reminders import DEFAULT_LADDER, parse_ladder
+from ..lib.telegram import bot_request, read_answer, redact
+from ..lib.webhook_http import TIMEOUT
+
+TELEGRAM_API_URL = "https://api.telegram.org"
+TELEGRAM_API_PARAM = "subscription_lifecycle.telegram_api_url"
 
 
 class ResCompany(models.Model):
@@ -79,6 +88,19 @@ class ResCompany(models.Model):
         help="Any secret text, given to Meta with the callback URL: Meta sends it back when it checks the URL.",
     )
 
+    # The bot's token lets whoever holds it write as the bot: administrators only.
+    lifecycle_telegram_bot_token = fields.Char(
+        string="Telegram bot token", groups="base.group_system", copy=False, help="Given by @BotFather."
+    )
+    lifecycle_telegram_bot_username = fields.Char(
+        string="Telegram bot username", help="The bot's @username, without the @: the portal links to it."
+    )
+    # Telegram sends it back in X-Telegram-Bot-Api-Secret-Token on every update:
+    # made when the bot token is set (1-256 characters of A-Za-z0-9_-).
+    lifecycle_telegram_secret = fields.Char(
+        string="Telegram webhook secret", groups="base.group_system", copy=False, readonly=True
+    )
+
     @api.constrains("lifecycle_renewal_window")
     def _check_lifecycle_renewal_window(self):
         if any(not 0 <= company.lifecycle_renewal_window <= 365 for company in self):
@@ -103,11 +125,67 @@ class ResCompany(models.Model):
                     )
                 ) from error
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        companies = super().create(vals_list)
+        companies._lifecycle_telegram_make_secret()
+        return companies
+
     def write(self, vals):
         result = super().write(vals)
         if "lifecycle_reminder_offsets" in vals:
             self._lifecycle_restart_reminders()
+        if vals.get("lifecycle_telegram_bot_token"):
+            self._lifecycle_telegram_make_secret()
         return result
+
+    def _lifecycle_telegram_make_secret(self):
+        for company in self.sudo().filtered(
+            lambda company: company.lifecycle_telegram_bot_token and not company.lifecycle_telegram_secret
+        ):
+            company.lifecycle_telegram_secret = secrets.token_urlsafe(32)
+
+    def _lifecycle_telegram_api_url(self):
+        return self.env["ir.config_parameter"].sudo().get_param(TELEGRAM_API_PARAM) or TELEGRAM_API_URL
+
+    def _lifecycle_telegram_webhook_url(self):
+        self.ensure_one()
+        base = self.env["ir.config_parameter"].sudo().get_param("web.base.url")
+        return f"{base}/lifecycle/telegram/{self.id}/webhook"
+
+    def _lifecycle_telegram_register_webhook(self):
+        """Tell Telegram where to send this company's bot updates, with the secret it must send back."""
+        self.ensure_one()
+        company = self.sudo()
+        if not company.lifecycle_telegram_bot_token:
+            raise UserError(self.env._("Set the Telegram bot token first."))
+        url, headers, body = bot_request(
+            company._lifecycle_telegram_api_url(),
+            company.lifecycle_telegram_bot_token,
+            "setWebhook",
+            {
+                "url": company._lifecycle_telegram_webhook_url(),
+                "secret_token": company.lifecycle_telegram_secret,
+                "allowed_updates": ["message"],
+            },
+        )
+        try:
+            response = requests.post(url, data=body, headers=headers, timeout=TIMEOUT)
+            answer = read_answer(response.text)
+        except requests.RequestException as error:
+            raise UserError(
+                self.env._(
+                    "Telegram could not be reached: %(error)s",
+                    error=redact(str(error), company.lifecycle_telegram_bot_token),
+                )
+            ) from error
+        if not answer or not answer.ok:
+            raise UserError(
+                self.env._(
+                    "Telegram refused the webhook: %(error)s",
+                    error=answer.description if answer else response.text[:200],
+                )
+            )
 
     def _lifecycle_restart_reminders(self):
         """Start the reminder ladder again from its first rung for these companies' active deadlines.

@@ -30,6 +30,9 @@ class ResConfigSettings(models.TransientModel):
     lifecycle_whatsapp_callback_url = fields.Char(
         string="WhatsApp callback URL", compute="_compute_lifecycle_whatsapp_callback_url"
     )
+    lifecycle_telegram_bot_token = fields.Char(related="company_id.lifecycle_telegram_bot_token", readonly=False)
+    lifecycle_telegram_bot_username = fields.Char(related="company_id.lifecycle_telegram_bot_username", readonly=False)
+    lifecycle_telegram_secret = fields.Char(related="company_id.lifecycle_telegram_secret")
 
     @api.depends("company_id")
     def _compute_lifecycle_whatsapp_callback_url(self):
@@ -37,3 +40,18 @@ class ResConfigSettings(models.TransientModel):
             settings.lifecycle_whatsapp_callback_url = (
                 f"{settings.company_id.get_base_url()}/lifecycle/whatsapp/{settings.company_id.id}/webhook"
             )
+
+    def action_lifecycle_telegram_register_webhook(self):
+        self.ensure_one()
+        self.company_id._lifecycle_telegram_register_webhook()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "message": self.env._(
+                    "Telegram now sends the bot's messages to %(url)s.",
+                    url=self.company_id._lifecycle_telegram_webhook_url(),
+                ),
+            },
+        }

@@ -1,8 +1,19 @@
+import time
 from collections import defaultdict
 
 from odoo import api, fields, models
 from odoo.tools import SQL
+from odoo.tools.misc import hmac as odoo_hmac
 
+from ..lib.telegram import (
+    START_SCOPE,
+    START_TTL,
+    read_start_token,
+    reply,
+    start_command,
+    start_token,
+    start_token_valid,
+)
 from ..lib.whatsapp import e164
 
 # Deadline states whose amounts the customer card sums up.
@@ -49,6 +60,30 @@ class ResPartner(models.Model):
         index=True,
         help="Date of the last completed callback with this customer.",
     )
+
+    # Where the bot writes to the customer. Only managers read the chat id; the
+    # customer (portal) and other staff see whether Telegram is linked.
+    lifecycle_telegram_chat_id = fields.Char(
+        string="Telegram chat", readonly=True, copy=False, groups="subscription_lifecycle.group_lifecycle_manager"
+    )
+    lifecycle_telegram_company_id = fields.Many2one(
+        "res.company",
+        string="Telegram bot of",
+        readonly=True,
+        copy=False,
+        groups="subscription_lifecycle.group_lifecycle_manager",
+        help="A chat is with one company's bot: another company's bot cannot write to it.",
+    )
+    # Moves on at every link and unlink: a start token signs it, so it is used once.
+    lifecycle_telegram_counter = fields.Integer(readonly=True, copy=False, groups="base.group_system")
+    lifecycle_telegram_linked = fields.Boolean(
+        string="Telegram linked", compute="_compute_lifecycle_telegram_linked", compute_sudo=True
+    )
+
+    @api.depends("lifecycle_telegram_chat_id")
+    def _compute_lifecycle_telegram_linked(self):
+        for partner in self:
+            partner.lifecycle_telegram_linked = bool(partner.lifecycle_telegram_chat_id)
 
     @api.depends("lifecycle_deadline_ids.state", "lifecycle_deadline_ids.amount", "lifecycle_deadline_ids.currency_id")
     def _compute_lifecycle_deadline_stats(self):
@@ -221,3 +256,113 @@ class ResPartner(models.Model):
         action["domain"] = [("commercial_partner_id", "=", self.commercial_partner_id.id)]
         action["context"] = {"default_partner_id": self.id}
         return action
+
+    # ------------------------------------------------------------------
+    # Telegram: linking from the portal, reaching the customer
+    # ------------------------------------------------------------------
+    def _lifecycle_telegram_sign(self, message):
+        return odoo_hmac(self.env(su=True), START_SCOPE, message)
+
+    def _lifecycle_telegram_start_url(self, company, now=None):
+        """The t.me link that makes ``company``'s bot link this customer; valid a day, once."""
+        self.ensure_one()
+        partner = self.sudo()
+        expires = (now or time.time()) + START_TTL
+        token = start_token(
+            self._lifecycle_telegram_sign, partner.id, company.id, partner.lifecycle_telegram_counter, expires
+        )
+        return f"https://t.me/{company.lifecycle_telegram_bot_username}?start={token}"
+
+    @api.model
+    def _lifecycle_telegram_receive(self, company, update):
+        """The answer to an Update ``company``'s bot received: a reply to ``/start``, else nothing to do."""
+        start = start_command(update)
+        if not start:
+            return {}
+        chat_id, token = start
+        partner = self._lifecycle_telegram_start(company, chat_id, token)
+        _ = self.with_context(lang=partner.lang or company.partner_id.lang).env._
+        if partner:
+            text = _(
+                "Hello %(name)s, you will now get our messages here. To stop them, disconnect Telegram"
+                " in your customer portal.",
+                name=partner.name,
+            )
+        elif token:
+            text = _(
+                "Sorry, this link is no longer valid: it was used already or is more than a day old."
+                " Open Connect Telegram in your customer portal again."
+            )
+        else:
+            text = _("Hello! To get our messages here, open Connect Telegram in your customer portal.")
+        return reply(chat_id, text)
+
+    @api.model
+    def _lifecycle_telegram_start(self, company, chat_id, token, now=None):
+        """Link the customer ``token`` names to ``chat_id`` with ``company``'s bot; the customer linked, or none.
+
+        The token must be signed for the customer's current link counter, for
+        this company, and not expired. The counter moves on in one
+        compare-and-set UPDATE, so two updates carrying the same token (a
+        retry, two workers) link once.
+        """
+        now = now or time.time()
+        read = read_start_token(token)
+        partner = self.sudo().browse(read[0] if read else ()).exists()
+        if not partner or read[1] != company.id:
+            return self.browse()
+        counter = partner.lifecycle_telegram_counter
+        if not start_token_valid(token, self._lifecycle_telegram_sign, counter, now):
+            return self.browse()
+        self.env.cr.execute(
+            SQL(
+                # NULL until a first link: the ORM reads it as 0
+                "UPDATE res_partner SET lifecycle_telegram_counter = COALESCE(lifecycle_telegram_counter, 0) + 1"
+                " WHERE id = %s AND COALESCE(lifecycle_telegram_counter, 0) = %s RETURNING id",
+                partner.id,
+                counter,
+            )
+        )
+        if not self.env.cr.fetchone():
+            return self.browse()
+        partner.invalidate_recordset(["lifecycle_telegram_counter"])
+        partner.write({"lifecycle_telegram_chat_id": str(chat_id), "lifecycle_telegram_company_id": company.id})
+        partner._message_log(
+            body=self.env._("Telegram linked by the customer with the bot of %(company)s.", company=company.name)
+        )
+        return partner
+
+    def _lifecycle_telegram_unlink(self, reason):
+        """Forget the customers' Telegram chats, saying why on each."""
+        for partner in self.sudo().filtered("lifecycle_telegram_chat_id"):
+            partner.write(
+                {
+                    "lifecycle_telegram_chat_id": False,
+                    "lifecycle_telegram_company_id": False,
+                    "lifecycle_telegram_counter": partner.lifecycle_telegram_counter + 1,
+                }
+            )
+            partner._message_log(body=reason)
+
+    def _lifecycle_reach_telegram(self, company):
+        """``(chat_id, "")`` where ``company``'s bot writes to this customer, or ``(False, why not)``.
+
+        The customer's own chat, else that of the first of its contacts who
+        linked Telegram (a company's portal users are its contacts).
+        """
+        self.ensure_one()
+        partner = self.sudo()
+        if not company.sudo().lifecycle_telegram_bot_token:
+            return False, self.env._("%(company)s has no Telegram bot.", company=company.name)
+        linked = (partner | partner.child_ids).filtered("lifecycle_telegram_chat_id")
+        chats = linked.filtered(lambda contact: contact.lifecycle_telegram_company_id == company)
+        if chats:
+            return chats[0].lifecycle_telegram_chat_id, ""
+        if linked:
+            return False, self.env._(
+                "%(customer)s linked Telegram with the bot of %(other)s, not of %(company)s.",
+                customer=partner.display_name,
+                other=linked[0].lifecycle_telegram_company_id.name,
+                company=company.name,
+            )
+        return False, self.env._("%(customer)s has not linked Telegram.", customer=partner.display_name)

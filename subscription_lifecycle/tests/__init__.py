@@ -23,3 +23,4 @@ from . import test_internal_alerts
 from . import test_marketing_steps
 from . import test_whatsapp
 from . import test_whatsapp_workers
+from . import test_telegram
