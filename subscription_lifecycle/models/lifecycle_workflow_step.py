@@ -800,6 +800,7 @@ class LifecycleWorkflowStep(models.Model):
         tag = self.partner_category_id
         self.env["res.partner"].union(*customers.values()).write({"category_id": [command(tag.id)]})
         return customers
+
     def _run_telegram(self, run, record, now):
         return self._run_telegram_batch(run, {run: record}, now)[run]
 
