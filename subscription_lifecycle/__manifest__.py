@@ -9,7 +9,7 @@
     "license": "LGPL-3",
     "application": True,
     "installable": True,
-    "depends": ["mail", "portal", "payment", "sale"],
+    "depends": ["mail", "portal", "payment", "sale", "sms"],
     "external_dependencies": {
         "python": ["phonenumbers", "python-dateutil", "requests"],
     },
@@ -19,6 +19,7 @@
         "data/mail_activity_type_data.xml",
         "data/ir_cron_data.xml",
         "data/mail_template_data.xml",
+        "data/sms_template_data.xml",
         "data/lifecycle_workflow_data.xml",
         "data/lifecycle_webhook_data.xml",
         "report/lifecycle_deadline_report.xml",

@@ -27,8 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ADDON = "subscription_lifecycle"
 # Installed beside the addon in the test and demo databases only: Odoo's demo
-# payment provider, so portal renewals and wallet top-ups can be paid end to end.
-DEMO_ADDONS = ("payment_demo",)
+# payment provider, so portal renewals and wallet top-ups can be paid end to end;
+# Odoo's Twilio SMS provider, so the SMS step is tested with it as with IAP.
+DEMO_ADDONS = ("payment_demo", "sms_twilio")
 IS_ROOT = os.geteuid() == 0
 # Where a PEP 668 "externally managed" system Python gets its packages instead.
 VENV = ROOT / ".venv"

@@ -2,6 +2,12 @@ from collections import defaultdict
 
 from odoo import api, fields, models
 
+from ..lib.phone import e164
+
+# The channels a customer may prefer for lifecycle messages. A channel is
+# usable once ``res.partner._lifecycle_reach_<channel>`` exists.
+LIFECYCLE_CHANNELS = [("email", "Email"), ("sms", "SMS"), ("whatsapp", "WhatsApp"), ("telegram", "Telegram")]
+
 # Deadline states whose amounts the customer card sums up.
 CAPITAL_STATES = ("active", "closed")
 
@@ -45,6 +51,14 @@ class ResPartner(models.Model):
         copy=False,
         index=True,
         help="Date of the last completed callback with this customer.",
+    )
+
+    lifecycle_channel = fields.Selection(
+        LIFECYCLE_CHANNELS,
+        string="Preferred channel",
+        default="email",
+        required=True,
+        help="Where workflow messages reach the customer first; the step's fallback order decides the others.",
     )
 
     @api.depends("lifecycle_deadline_ids.state", "lifecycle_deadline_ids.amount", "lifecycle_deadline_ids.currency_id")
@@ -150,3 +164,48 @@ class ResPartner(models.Model):
         action["domain"] = [("commercial_partner_id", "=", self.commercial_partner_id.id)]
         action["context"] = {"default_partner_id": self.id}
         return action
+
+    def _lifecycle_reach(self, channel, company):
+        """``(address, "")`` when the customer can be reached on ``channel`` for ``company``, else ``(False, reason)``.
+
+        Each channel answers through ``_lifecycle_reach_<channel>(company)``;
+        a channel without one (its module is not there) is "not available".
+        """
+        self.ensure_one()
+        reach = getattr(self, f"_lifecycle_reach_{channel}", None)
+        if reach is None:
+            return False, self.env._("not available")
+        return reach(company)
+
+    def _lifecycle_reach_email(self, company):
+        partner = self.sudo()  # the blacklist is for employees only; the engine asks for any of them
+        if not partner.email_normalized:
+            return False, self.env._("no valid email address")
+        if partner.is_blacklisted:
+            return False, self.env._("%(email)s is on the blacklist", email=partner.email_normalized)
+        return partner.email_normalized, ""
+
+    def _lifecycle_reach_sms(self, company):
+        return self._lifecycle_sms_numbers(company)[self]
+
+    def _lifecycle_sms_numbers(self, company):
+        """``{partner: (E.164 number, "") or (False, reason)}`` for SMS from ``company``, in one blacklist query.
+
+        A local number is read in the customer's country, else in the
+        company's.
+        """
+        numbers = {partner: e164(partner.phone, partner.country_id.code, company.country_id.code) for partner in self}
+        valid = [number for number in numbers.values() if number]
+        blacklist = self.env["phone.blacklist"].sudo()
+        blacklisted = set(blacklist.search([("number", "in", valid)]).mapped("number")) if valid else set()
+        reach = {}
+        for partner, number in numbers.items():
+            if not partner.phone:
+                reach[partner] = (False, self.env._("no phone number"))
+            elif not number:
+                reach[partner] = (False, self.env._("%(phone)s is not a valid phone number", phone=partner.phone))
+            elif number in blacklisted:
+                reach[partner] = (False, self.env._("%(number)s is on the blacklist", number=number))
+            else:
+                reach[partner] = (number, "")
+        return reach

@@ -3,10 +3,12 @@
 server = WebhookServer()          # started, on a free port
 server.answer(500)                # the next request gets a 500, the one after the default 200
 server.answer(429, {"Retry-After": "120"})
+server.answer(201, body={"sid": "SM…"})  # a JSON answer, as REST APIs give
 ... server.requests ...           # [Received(path, headers, body), ...] in arrival order
 server.stop()
 """
 
+import json
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -39,12 +41,12 @@ class WebhookServer:
                     server.requests.append(
                         Received(self.path, {name.lower(): value for name, value in self.headers.items()}, body)
                     )
-                    status, headers = server._answers.popleft() if server._answers else (200, {})
-                answer = f"answer {status}".encode()
+                    status, headers, payload = server._answers.popleft() if server._answers else (200, {}, None)
+                answer = f"answer {status}".encode() if payload is None else json.dumps(payload).encode()
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Type", "text/plain" if payload is None else "application/json")
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
                 self.wfile.write(answer)
@@ -61,10 +63,14 @@ class WebhookServer:
     def url(self):
         return f"http://127.0.0.1:{self._server.server_port}/hook"
 
-    def answer(self, status, headers=None):
-        """Queue the answer to a coming request (default: 200)."""
+    @property
+    def port(self):
+        return self._server.server_port
+
+    def answer(self, status, headers=None, body=None):
+        """Queue the answer to a coming request (default: 200); ``body``, when given, is sent as JSON."""
         with self._lock:
-            self._answers.append((status, headers or {}))
+            self._answers.append((status, headers or {}, body))
 
     def stop(self):
         self._server.shutdown()
