@@ -669,7 +669,7 @@ class LifecycleWorkflowStep(models.Model):
         for run in runs:
             partner, company = self._recipient(run, records[run])
             skipped[run] = []
-            for channel in dict.fromkeys([partner.lifecycle_channel, *order]):
+            for channel in dict.fromkeys([partner.lifecycle_channel or "email", *order]):
                 reason = self._channel_ready(channel) or partner._lifecycle_reach(channel, company)[1]
                 if not reason:
                     chosen[run] = channel

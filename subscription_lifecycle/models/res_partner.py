@@ -5,7 +5,9 @@ from odoo import api, fields, models
 from ..lib.phone import e164
 
 # The channels a customer may prefer for lifecycle messages. A channel is
-# usable once ``res.partner._lifecycle_reach_<channel>`` exists.
+# usable once ``res.partner._lifecycle_reach_<channel>`` exists. The field is
+# not required: customers inserted in SQL (imports, other modules) have none,
+# and count as preferring email.
 LIFECYCLE_CHANNELS = [("email", "Email"), ("sms", "SMS"), ("whatsapp", "WhatsApp"), ("telegram", "Telegram")]
 
 # Deadline states whose amounts the customer card sums up.
@@ -57,8 +59,8 @@ class ResPartner(models.Model):
         LIFECYCLE_CHANNELS,
         string="Preferred channel",
         default="email",
-        required=True,
-        help="Where workflow messages reach the customer first; the step's fallback order decides the others.",
+        help="Where workflow messages reach the customer first (email when empty); "
+        "the step's fallback order decides the others.",
     )
 
     @api.depends("lifecycle_deadline_ids.state", "lifecycle_deadline_ids.amount", "lifecycle_deadline_ids.currency_id")
