@@ -9,7 +9,7 @@
     "license": "LGPL-3",
     "application": True,
     "installable": True,
-    "depends": ["mail", "portal", "payment", "sale"],
+    "depends": ["mail", "portal", "payment", "sale", "sms"],
     "external_dependencies": {
         "python": ["phonenumbers", "python-dateutil", "requests"],
     },
@@ -20,6 +20,7 @@
         "data/ir_cron_data.xml",
         "data/mail_template_data.xml",
         "data/discuss_channel_data.xml",
+        "data/sms_template_data.xml",
         "data/lifecycle_workflow_data.xml",
         "data/lifecycle_webhook_data.xml",
         "report/lifecycle_deadline_report.xml",

@@ -34,9 +34,10 @@ ADDONS = (ADDON, *BRIDGES)
 # payment provider, so portal renewals and wallet top-ups can be paid end to end.
 DEMO_ADDONS = ("payment_demo",)
 # Installed in the test database only, so that the bridges install with their
-# apps and their tests run: Email Marketing is too heavy for the demo database
-# (installing it from Apps there brings its bridge along).
-TEST_INIT = (ADDON, *DEMO_ADDONS, "mass_mailing")
+# apps and their tests run (Email Marketing is too heavy for the demo database;
+# installing it from Apps there brings its bridge along), and Odoo's Twilio SMS
+# provider, so the SMS step is tested with it as with IAP.
+TEST_INIT = (ADDON, *DEMO_ADDONS, "mass_mailing", "sms_twilio")
 IS_ROOT = os.geteuid() == 0
 # Where a PEP 668 "externally managed" system Python gets its packages instead.
 VENV = ROOT / ".venv"

@@ -1,6 +1,6 @@
 from operator import itemgetter
 
-from werkzeug.exceptions import Forbidden, NotFound
+from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
 from odoo import http
 from odoo.exceptions import AccessError, MissingError
@@ -85,6 +85,8 @@ class LifecyclePortal(CustomerPortal):
                 "search_in": search_in,
                 "search": search,
                 "state_labels": dict(deadlines._fields["state"]._description_selection(request.env)),
+                "channel_options": self._channel_options(),
+                "channel": request.env.user.partner_id.lifecycle_channel,
             }
         )
         values.update(self._telegram_values())
@@ -148,3 +150,15 @@ class LifecyclePortal(CustomerPortal):
             raise Forbidden(request.env._("This service cannot be renewed from the portal yet."))
         order_sudo = deadline_sudo._portal_renewal_order()
         return request.redirect(order_sudo.get_portal_url())
+
+    def _channel_options(self):
+        return request.env["res.partner"]._fields["lifecycle_channel"]._description_selection(request.env)
+
+    @http.route(["/my/deadlines/channel"], type="http", auth="user", methods=["POST"], website=True)
+    def portal_deadline_channel(self, channel=None, **kw):
+        """The customer chooses where their reminders go first."""
+        if channel not in dict(self._channel_options()):
+            raise BadRequest(request.env._("Choose one of the channels offered for your reminders."))
+        # sudo: a portal user may not write their own contact; this one field is theirs to choose
+        request.env.user.partner_id.sudo().lifecycle_channel = channel
+        return request.redirect("/my/deadlines")

@@ -1,6 +1,5 @@
 """WhatsApp Business Cloud API, the rules without the database. No ORM.
 
-- ``e164``: a customer's phone number in E.164 form, read with their country;
 - ``parse_variables``: a step's template variables, field paths separated by commas;
 - ``template_message``: the JSON body of a template message (``POST /{phone-number-id}/messages``);
 - ``message_reference`` / ``referenced_message``: our name for a message, which its statuses bring back;
@@ -15,8 +14,6 @@ import json
 import re
 from dataclasses import dataclass
 
-import phonenumbers
-
 DEFAULT_API_URL = "https://graph.facebook.com/v21.0"
 # The largest webhook call read; Meta batches statuses, far below this.
 MAX_BODY_BYTES = 1024 * 1024
@@ -26,20 +23,6 @@ RATE_LIMIT_CODES = frozenset({4, 80007, 130429, 131048, 131056})
 # The order statuses follow: a status never moves a message back (a late "delivered" after "read").
 STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3}
 FIELD_PATH = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*")
-
-
-def e164(number, country_code):
-    """``number`` as E.164 (``+4915123456789``), read as a number of ``country_code`` when written locally.
-
-    Raises ValueError when it is no valid phone number.
-    """
-    try:
-        parsed = phonenumbers.parse(number or "", (country_code or "").upper() or None)
-    except phonenumbers.NumberParseException as error:
-        raise ValueError(str(error)) from error
-    if not phonenumbers.is_valid_number(parsed):
-        raise ValueError("invalid number")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def parse_variables(text):

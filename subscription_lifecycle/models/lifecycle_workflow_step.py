@@ -10,8 +10,11 @@ from odoo.fields import Command, Domain
 from odoo.tools import SQL, format_amount, format_date, format_datetime, formatLang, plaintext2html
 from odoo.tools.safe_eval import safe_eval
 
+from odoo.addons.sms.tools.sms_tools import sms_content_to_rendered_html
+
 from ..lib.telegram import send_message_payload
 from ..lib.whatsapp import parse_variables, template_message
+from .res_partner import LIFECYCLE_CHANNELS
 
 # The result of a step, returned by every ``_run_<step_type>`` method:
 # ``(outcome, message, resume_at)`` with outcome ``next`` (go on with the next
@@ -75,9 +78,20 @@ class LifecycleWorkflowStep(models.Model):
             ("tag_remove", "Remove a tag from the customer"),
             ("whatsapp", "Send WhatsApp message"),
             ("telegram", "Send Telegram message"),
+            ("sms", "Send SMS"),
+            ("message", "Message on the preferred channel"),
         ],
         required=True,
         default="email",
+    )
+    sms_template_id = fields.Many2one(
+        "sms.template", string="SMS template", domain="[('model', '=', model_name)]", ondelete="restrict"
+    )
+    channel_fallback = fields.Char(
+        string="Fallback order",
+        default="email",
+        help="Channels tried in this order, separated by commas, when the customer cannot be reached "
+        "on their preferred channel, e.g. whatsapp, sms, email.",
     )
     mail_template_id = fields.Many2one(
         "mail.template", string="Email template", domain="[('model', '=', model_name)]", ondelete="restrict"
@@ -174,22 +188,27 @@ class LifecycleWorkflowStep(models.Model):
     @api.depends(
         "step_type",
         "mail_template_id",
+        "sms_template_id",
         "activity_type_id",
         "webhook_endpoint_id",
         "whatsapp_template",
         "wait_amount",
         "wait_unit",
+        "channel_fallback",
     )
     def _compute_name(self):
         labels = dict(self._fields["step_type"]._description_selection(self.env))
         for step in self:
             detail = (
                 step.mail_template_id.name
+                or step.sms_template_id.name
                 or step.activity_type_id.name
                 or step.webhook_endpoint_id.name
                 or (step.step_type == "whatsapp" and step.whatsapp_template)
                 or ""
             )
+            if step.step_type == "message":
+                detail = step.channel_fallback or ""
             if step.step_type == "wait":
                 units = dict(self._fields["wait_unit"]._description_selection(self.env))
                 detail = f"{step.wait_amount} {units.get(step.wait_unit, '')}"
@@ -220,6 +239,8 @@ class LifecycleWorkflowStep(models.Model):
         "whatsapp_language",
         "whatsapp_variables",
         "telegram_body",
+        "sms_template_id",
+        "channel_fallback",
     )
     def _check_settings(self):
         for step in self:
@@ -236,6 +257,7 @@ class LifecycleWorkflowStep(models.Model):
                 "tag_remove": not step.partner_category_id,
                 "whatsapp": not step.whatsapp_template or not step.whatsapp_language,
                 "telegram": not step.telegram_body,
+                "sms": not step.sms_template_id,
             }.get(step.step_type)
             if missing:
                 raise ValidationError(
@@ -253,6 +275,16 @@ class LifecycleWorkflowStep(models.Model):
                         model=step.model_name,
                     )
                 )
+            if step.sms_template_id and step.sms_template_id.model != step.model_name:
+                raise ValidationError(
+                    self.env._(
+                        "The SMS template %(template)s is not for %(model)s.",
+                        template=step.sms_template_id.name,
+                        model=step.model_name,
+                    )
+                )
+            if step.step_type == "message":
+                step._channel_order()
             if step.step_type == "update":
                 step._check_update(step.author_id)
             if step.step_type == "condition":
@@ -880,3 +912,204 @@ class LifecycleWorkflowStep(models.Model):
             )
             texts.update({key: rendered[record.id] for key, record in items})
         return texts
+
+    def _recipient(self, run, record):
+        """The customer ``run`` writes to on ``record``, and the company it writes for.
+
+        The event's company decides, else the record's, the workflow's, the
+        engine's: its SMS provider sends, its country reads local numbers.
+        """
+        partner = record.partner_id if record._name == "lifecycle.deadline" else record
+        company = (
+            run.event_id.company_id
+            or (record.company_id if "company_id" in record._fields else False)
+            or self.workflow_id.company_id
+            or self.env.company
+        )
+        return partner, company
+
+    def _run_sms(self, run, record, now):
+        return self._run_sms_batch(run, {run: record}, now)[run]
+
+    def _run_sms_batch(self, runs, records, now):
+        """Queue one SMS per run in Odoo's outgoing SMS, logged in the record's chatter with its delivery status.
+
+        The customer's number in E.164 (``lib.phone``); a missing, invalid or
+        blacklisted number skips the SMS of that run with the reason in its
+        log, and the run goes on. The rest is queued together: the template
+        renders every record at once in its customer's language, one batch
+        of chatter logs, one batch of ``sms.sms`` and of their notifications,
+        as ``_notify_thread_by_sms`` links them, so the chatter shows each
+        SMS's delivery status as the provider reports it. The mass composer
+        does not fit: it reads numbers its own way, loads the whole blacklist
+        and leaves no delivery status in the chatter.
+
+        Odoo's SMS cron sends the queue after the engine commits, with the
+        provider of the message's company (IAP, or Twilio with sms_twilio).
+        Sent at most once? The cron locks its batch, calls the provider,
+        then commits the new states: a worker killed between the provider's
+        answer and that commit leaves the SMS "In Queue" and the next cron
+        sends it again (``sms.sms.send`` warns about it); the engine's side
+        never queues one twice, the SMS is created in the run's transaction.
+        """
+        reach = {}
+        targets = {run: self._recipient(run, records[run]) for run in runs}
+        for company, group in runs.grouped(lambda run: targets[run][1]).items():
+            partners = self.env["res.partner"].union(*(targets[run][0] for run in group))
+            for partner, found in partners._lifecycle_sms_numbers(company).items():
+                reach[partner, company] = found
+        outcomes, numbers = {}, {}
+        for run in runs:
+            partner, company = targets[run]
+            number, reason = reach[partner, company]
+            if not number:
+                outcomes[run] = (
+                    NEXT,
+                    self.env._("No SMS to %(customer)s: %(reason)s.", customer=partner.display_name, reason=reason),
+                    None,
+                )
+            elif self.workflow_id.test_mode:
+                outcomes[run] = (NEXT, self.env._("Test mode: no SMS sent to %(number)s.", number=number), None)
+            else:
+                numbers[run] = number
+        if numbers:
+            outcomes.update(self._queue_sms(runs.browse([run.id for run in numbers]), records, targets, numbers))
+        return outcomes
+
+    def _queue_sms(self, runs, records, targets, numbers):
+        model = self.env[self.model_name]
+        bodies = self.sms_template_id._render_field("body", list({records[run].id for run in runs}), compute_lang=True)
+        outcomes = {}
+        pending = runs
+        while pending:
+            # one log per record and pass: a record met twice (two events) gets its second SMS in the next pass
+            firsts = {}
+            for run in pending:
+                firsts.setdefault(records[run], run)
+            batch = runs.browse([run.id for run in firsts.values()])
+            pending -= batch
+            messages = model.browse([record.id for record in firsts])._message_log_batch(
+                bodies={record.id: sms_content_to_rendered_html(bodies[record.id]) for record in firsts},
+                message_type="sms",
+            )
+            # the SMS cron sends each SMS with the provider of its message's company
+            by_company = defaultdict(list)
+            for run, message in zip(batch, messages, strict=True):
+                by_company[targets[run][1]].append(message.id)
+            for company, message_ids in by_company.items():
+                messages.browse(message_ids).record_company_id = company
+            sms_values = [
+                {
+                    "body": bodies[records[run].id],
+                    "number": numbers[run],
+                    "partner_id": targets[run][0].id,
+                    "mail_message_id": message.id,
+                    "state": "outgoing",
+                }
+                for run, message in zip(batch, messages, strict=True)
+            ]
+            if "record_company_id" in self.env["sms.sms"]._fields:  # sms_twilio's own copy of it
+                for values, run in zip(sms_values, batch, strict=True):
+                    values["record_company_id"] = targets[run][1].id
+            sms = self.env["sms.sms"].sudo().create(sms_values)
+            self.env["mail.notification"].sudo().create(
+                [
+                    {
+                        "author_id": message.author_id.id,
+                        "mail_message_id": message.id,
+                        "res_partner_id": one.partner_id.id,
+                        "sms_number": one.number,
+                        "notification_type": "sms",
+                        "sms_id_int": one.id,
+                        "sms_tracker_ids": [Command.create({"sms_uuid": one.uuid})],
+                        "is_read": True,
+                        "notification_status": "ready",
+                    }
+                    for one, message in zip(sms, messages, strict=True)
+                ]
+            )
+            for run, one in zip(batch, sms, strict=True):
+                outcomes[run] = (
+                    NEXT,
+                    self.env._("SMS %(sms)s queued for %(number)s.", sms=one.id, number=one.number),
+                    None,
+                )
+        return outcomes
+
+    def _channel_order(self):
+        """The step's fallback channels, in order; a ValidationError names what is not a channel."""
+        known = dict(LIFECYCLE_CHANNELS)
+        order = [name.strip().lower() for name in (self.channel_fallback or "").split(",") if name.strip()]
+        unknown = [name for name in order if name not in known]
+        if unknown or not order:
+            raise ValidationError(
+                self.env._(
+                    "The fallback order %(order)s is not a list of channels: write some of %(channels)s,"
+                    " separated by commas.",
+                    order=self.channel_fallback or "",
+                    channels=", ".join(known),
+                )
+            )
+        return list(dict.fromkeys(order))
+
+    def _channel_ready(self, channel):
+        """``""`` when this step can send on ``channel``, else why not."""
+        if not hasattr(self, f"_run_{channel}_batch"):
+            return self.env._("not available")
+        if channel == "email" and not self.mail_template_id:
+            return self.env._("the step has no email template")
+        if channel == "sms" and not self.sms_template_id:
+            return self.env._("the step has no SMS template")
+        if channel == "whatsapp" and not (self.whatsapp_template and self.whatsapp_language):
+            return self.env._("the step has no WhatsApp template")
+        if channel == "telegram" and not self.telegram_body:
+            return self.env._("the step has no Telegram message")
+        return ""
+
+    def _run_message(self, run, record, now):
+        return self._run_message_batch(run, {run: record}, now)[run]
+
+    def _run_message_batch(self, runs, records, now):
+        """Send each run's message on its customer's preferred channel, else the first reachable of the fallback order.
+
+        Each channel sends through its own step code, ``_run_<channel>_batch``,
+        for all the runs it serves at once. A customer reachable on no
+        channel is logged with every reason and the run goes on: the
+        customer's missing address is not a fault of the workflow, and its
+        next steps (a call for the salesperson) are the way left to reach them.
+        """
+        labels = dict(self.env["res.partner"]._fields["lifecycle_channel"]._description_selection(self.env))
+        order = self._channel_order()
+        chosen, skipped = {}, {}
+        for run in runs:
+            partner, company = self._recipient(run, records[run])
+            skipped[run] = []
+            for channel in dict.fromkeys([partner.lifecycle_channel or "email", *order]):
+                reason = self._channel_ready(channel) or partner._lifecycle_reach(channel, company)[1]
+                if not reason:
+                    chosen[run] = channel
+                    break
+                skipped[run].append(
+                    self.env._("%(channel)s: %(reason)s", channel=labels.get(channel, channel), reason=reason)
+                )
+        outcomes = {
+            run: (
+                NEXT,
+                self.env._(
+                    "No message sent, the customer cannot be reached: %(reasons)s.", reasons="; ".join(skipped[run])
+                ),
+                None,
+            )
+            for run in runs
+            if run not in chosen
+        }
+        for channel, group in runs.filtered(lambda run: run in chosen).grouped(lambda run: chosen[run]).items():
+            sent = getattr(self, f"_run_{channel}_batch")(group, records, now)
+            for run, (outcome, message, resume_at) in sent.items():
+                via = self.env._("By %(channel)s.", channel=labels[channel])
+                if skipped[run]:
+                    via = self.env._(
+                        "By %(channel)s; not by %(reasons)s.", channel=labels[channel], reasons="; ".join(skipped[run])
+                    )
+                outcomes[run] = (outcome, f"{via} {message}", resume_at)
+        return outcomes

@@ -5,6 +5,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 from odoo.tools.misc import hmac as odoo_hmac
 
+from ..lib.phone import e164
 from ..lib.telegram import (
     START_SCOPE,
     START_TTL,
@@ -14,7 +15,12 @@ from ..lib.telegram import (
     start_token,
     start_token_valid,
 )
-from ..lib.whatsapp import e164
+
+# The channels a customer may prefer for lifecycle messages. A channel is
+# usable once ``res.partner._lifecycle_reach_<channel>`` exists. The field is
+# not required: customers inserted in SQL (imports, other modules) have none,
+# and count as preferring email.
+LIFECYCLE_CHANNELS = [("email", "Email"), ("sms", "SMS"), ("whatsapp", "WhatsApp"), ("telegram", "Telegram")]
 
 # Deadline states whose amounts the customer card sums up.
 CAPITAL_STATES = ("active", "closed")
@@ -84,6 +90,14 @@ class ResPartner(models.Model):
     def _compute_lifecycle_telegram_linked(self):
         for partner in self:
             partner.lifecycle_telegram_linked = bool(partner.lifecycle_telegram_chat_id)
+
+    lifecycle_channel = fields.Selection(
+        LIFECYCLE_CHANNELS,
+        string="Preferred channel",
+        default="email",
+        help="Where workflow messages reach the customer first (email when empty); "
+        "the step's fallback order decides the others.",
+    )
 
     @api.depends("lifecycle_deadline_ids.state", "lifecycle_deadline_ids.amount", "lifecycle_deadline_ids.currency_id")
     def _compute_lifecycle_deadline_stats(self):
@@ -214,8 +228,7 @@ class ResPartner(models.Model):
         """``(number in E.164, "")`` where ``company`` can write to this customer on WhatsApp, else ``(False, why)``.
 
         The phone number is read with the customer's country, else the
-        company's. (The SMS channel normalises numbers too; one helper for
-        both is for the merge.)
+        company's, as for SMS.
         """
         self.ensure_one()
         if not company._lifecycle_whatsapp_ready():
@@ -225,9 +238,8 @@ class ResPartner(models.Model):
         if not self.phone:
             return False, self.env._("%(customer)s has no phone number.", customer=self.display_name)
         country = self.country_id or company.country_id
-        try:
-            return e164(self.phone, country.code), ""
-        except ValueError:
+        number = e164(self.phone, country.code)
+        if not number:
             return False, self.env._(
                 "%(number)s, the phone number of %(customer)s, is not a valid number%(country)s.",
                 number=self.phone,
@@ -366,3 +378,48 @@ class ResPartner(models.Model):
                 company=company.name,
             )
         return False, self.env._("%(customer)s has not linked Telegram.", customer=partner.display_name)
+
+    def _lifecycle_reach(self, channel, company):
+        """``(address, "")`` when the customer can be reached on ``channel`` for ``company``, else ``(False, reason)``.
+
+        Each channel answers through ``_lifecycle_reach_<channel>(company)``;
+        a channel without one (its module is not there) is "not available".
+        """
+        self.ensure_one()
+        reach = getattr(self, f"_lifecycle_reach_{channel}", None)
+        if reach is None:
+            return False, self.env._("not available")
+        return reach(company)
+
+    def _lifecycle_reach_email(self, company):
+        partner = self.sudo()  # the blacklist is for employees only; the engine asks for any of them
+        if not partner.email_normalized:
+            return False, self.env._("no valid email address")
+        if partner.is_blacklisted:
+            return False, self.env._("%(email)s is on the blacklist", email=partner.email_normalized)
+        return partner.email_normalized, ""
+
+    def _lifecycle_reach_sms(self, company):
+        return self._lifecycle_sms_numbers(company)[self]
+
+    def _lifecycle_sms_numbers(self, company):
+        """``{partner: (E.164 number, "") or (False, reason)}`` for SMS from ``company``, in one blacklist query.
+
+        A local number is read in the customer's country, else in the
+        company's.
+        """
+        numbers = {partner: e164(partner.phone, partner.country_id.code, company.country_id.code) for partner in self}
+        valid = [number for number in numbers.values() if number]
+        blacklist = self.env["phone.blacklist"].sudo()
+        blacklisted = set(blacklist.search([("number", "in", valid)]).mapped("number")) if valid else set()
+        reach = {}
+        for partner, number in numbers.items():
+            if not partner.phone:
+                reach[partner] = (False, self.env._("no phone number"))
+            elif not number:
+                reach[partner] = (False, self.env._("%(phone)s is not a valid phone number", phone=partner.phone))
+            elif number in blacklisted:
+                reach[partner] = (False, self.env._("%(number)s is on the blacklist", number=number))
+            else:
+                reach[partner] = (number, "")
+        return reach

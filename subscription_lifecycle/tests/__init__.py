@@ -24,3 +24,4 @@ from . import test_marketing_steps
 from . import test_whatsapp
 from . import test_whatsapp_workers
 from . import test_telegram
+from . import test_channels

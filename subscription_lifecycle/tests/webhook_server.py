@@ -85,6 +85,10 @@ class WebhookServer:
         return f"http://127.0.0.1:{self._server.server_port}/hook"
 
     @property
+    def port(self):
+        return self._server.server_port
+
+    @property
     def root(self):
         """The server's address without a path, for services whose paths the client builds."""
         return f"http://127.0.0.1:{self._server.server_port}"

@@ -5,7 +5,6 @@ import json
 import pytest
 from lib.whatsapp import (
     Answer,
-    e164,
     message_reference,
     parse_variables,
     read_answer,
@@ -20,27 +19,6 @@ SECRET = "3f1a0c5e9b7d4a2e8c6f0b1d3e5a7c9f"  # noqa: S105 (a test app secret)
 
 def _signed(body, secret=SECRET):
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-@pytest.mark.parametrize(
-    ("number", "country", "expected"),
-    [
-        ("0151 23456789", "DE", "+4915123456789"),
-        ("+49 151 23456789", "FR", "+4915123456789"),
-        ("06 12 34 56 78", "FR", "+33612345678"),
-        ("(201) 555-0123", "US", "+12015550123"),
-        ("8 (912) 345-67-89", "RU", "+79123456789"),
-        ("612 34 56 78", "ES", "+34612345678"),
-    ],
-)
-def test_numbers_written_locally_or_internationally_become_e164(number, country, expected):
-    assert e164(number, country) == expected
-
-
-@pytest.mark.parametrize(("number", "country"), [("", "DE"), ("12", "DE"), ("0151 23456789", None), ("hello", "US")])
-def test_a_missing_invalid_or_countryless_local_number_is_refused(number, country):
-    with pytest.raises(ValueError):
-        e164(number, country)
 
 
 def test_variables_are_field_paths_separated_by_commas():
