@@ -246,6 +246,7 @@ class ResPartner(models.Model):
                 customer=self.display_name,
                 country=self.env._(" in %(country)s", country=country.name) if country else "",
             )
+        return number, ""
 
     def action_view_lifecycle_webhook_deliveries(self):
         self.ensure_one()
