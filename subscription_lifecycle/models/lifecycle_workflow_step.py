@@ -278,6 +278,7 @@ class LifecycleWorkflowStep(models.Model):
             mails = template.send_mail_batch([record.id for record in firsts], email_values=email_values)
             if not workflow.test_mode:
                 self._post_in_chatter(mails, list(firsts))
+                self.env["lifecycle.reminder.trace"]._record_sent(self, batch, list(firsts), mails)
             for run, mail in zip(batch, mails, strict=True):
                 to = workflow.test_recipients if workflow.test_mode else ", ".join(mail.recipient_ids.mapped("name"))
                 outcomes[run] = (NEXT, self.env._("Email %(mail)s queued for %(to)s.", mail=mail.id, to=to), None)

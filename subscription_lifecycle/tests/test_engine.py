@@ -30,7 +30,7 @@ class EngineCommon(LifecycleCommon):
         cls.customer.email = "azure@example.com"
 
     def _mails(self, deadline):
-        return self.env["mail.mail"].search([("model", "=", deadline._name), ("res_id", "=", deadline.id)])
+        return self.env["mail.mail"].search([("model", "=", deadline._name), ("res_id", "in", deadline.ids)])
 
     def _reminders(self, deadline):
         return self.Event.search([("deadline_id", "=", deadline.id), ("event_type", "=", "reminder_due")])
