@@ -45,8 +45,8 @@ def attribute(renewed_at, reminders):
     return None
 
 
-def median_days(delays):
-    """The median of ``delays`` (timedeltas) in days, one decimal; None without any."""
-    if not delays:
+def median_days(days):
+    """The median of ``days`` (from each reminder to its renewal, in days), one decimal; None without any."""
+    if not days:
         return None
-    return round(median(delay.total_seconds() for delay in delays) / 86400, 1)
+    return round(median(days), 1)

@@ -52,6 +52,8 @@ class TestReminderAnalytics(EngineCommon, MockSmtplibCase, HttpCase):
         self.assertEqual(trace.renewal_id, clicked.renewal_ids)
         workflow = self.env.ref("subscription_lifecycle.workflow_reminder_30")
         self.assertEqual(self._figures(self.lc_user), {(workflow, 30): (3, 3, 1, 2, 200 / 3)})
+        funnel = self.env["lifecycle.cockpit"].with_user(self.lc_user).get_cockpit_data()["funnel"]
+        self.assertEqual(funnel, {"sent": 3, "delivered": 3, "clicked": 1, "renewed": 2, "median_days": 0.0})
 
     def test_a_user_sees_the_figures_of_their_companies_only(self):
         ours = self._deadline(expiry=IN_A_MONTH)
@@ -64,6 +66,7 @@ class TestReminderAnalytics(EngineCommon, MockSmtplibCase, HttpCase):
         )
         workflow = self.env.ref("subscription_lifecycle.workflow_reminder_30")
         self.assertEqual(self._figures(local), {(workflow, 30): (1, 0, 0, 0, 0.0)})
+        self.assertEqual(self.env["lifecycle.cockpit"].with_user(local).get_cockpit_data()["funnel"]["sent"], 1)
         self.assertEqual(self._figures(self.lc_user), {(workflow, 30): (2, 0, 0, 1, 50.0)})
 
     def test_test_mode_emails_are_not_counted_as_reminders(self):
