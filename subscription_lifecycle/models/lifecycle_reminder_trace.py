@@ -1,6 +1,7 @@
 from urllib.parse import urlsplit
 
 import lxml.html
+from markupsafe import escape
 
 from odoo import api, fields, models
 
@@ -74,8 +75,8 @@ class LifecycleReminderTrace(models.Model):
             trace.renewal_rate = 100.0 * trace.renewed_count
 
     @api.model
-    def _record_sent(self, step, runs, records, mails):
-        """Trace the reminders ``step`` just queued, one per run (``records`` and ``mails`` in the runs' order).
+    def _record_sent(self, step, runs, records, mails, variants):
+        """Trace the reminders ``step`` just queued, one per run (``records``, ``mails``, ``variants`` in its order).
 
         Each email's renew link (the deadline's portal link) becomes a short
         link of its own; the email's body is rewritten to use it.
@@ -85,6 +86,7 @@ class LifecycleReminderTrace(models.Model):
             for run, record, mail in zip(runs, records, mails, strict=True)
             if run.event_id.event_type == "reminder_due" and record._name == "lifecycle.deadline"
         ]
+        variant_of = dict(zip(runs, variants, strict=True))
         if not rows:
             return self.browse()
         trackers = {}
@@ -126,6 +128,7 @@ class LifecycleReminderTrace(models.Model):
                     "mail_message_id": mail.mail_message_id.id,
                     "link_tracker_id": trackers[run].id if run in trackers else False,
                     "date_sent": now,
+                    "variant": variant_of[run],
                 }
                 for run, record, mail in rows
             ]
@@ -142,9 +145,15 @@ class LifecycleReminderTrace(models.Model):
 
     @api.model
     def _with_short_links(self, html, nodes, short_url):
-        for node in nodes:
-            node.set("href", short_url)
-        return lxml.html.tostring(nodes[0].getroottree().getroot(), encoding="unicode")
+        """``html`` with the links of ``nodes`` (its renew links) replaced by ``short_url``, the rest as it was.
+
+        The attribute is replaced in the text rather than the parsed tree written
+        back: lxml would wrap a fragment in ``<html><body>``.
+        """
+        text = str(html)  # Markup.replace would escape the quotes of the attribute
+        for href in {node.get("href") for node in nodes}:
+            text = text.replace(f'href="{escape(href)}"', f'href="{escape(short_url)}"')
+        return text
 
     @api.model
     def _attribute(self, renewals):

@@ -5,7 +5,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 from odoo.addons.base.tests.common import MockSmtplibCase
 
-from ..lib.sampling import pilot_member
+from ..lib.sampling import pilot_member, variant
 from .test_engine import TODAY, EngineCommon
 
 IN_A_MONTH = TODAY + timedelta(days=30)
@@ -78,8 +78,7 @@ class TestReminderAnalytics(EngineCommon, MockSmtplibCase, HttpCase):
         self.assertFalse(self._traces(deadline))
 
 
-@tagged("post_install", "-at_install")
-class TestPilot(EngineCommon):
+class ManyCustomers(EngineCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -93,6 +92,9 @@ class TestPilot(EngineCommon):
             *(self._deadline(expiry=expiry, partner_id=customer.id) for customer in self.customers)
         )
 
+
+@tagged("post_install", "-at_install")
+class TestPilot(ManyCustomers):
     def test_a_pilot_runs_the_workflow_for_its_sample_only_and_counts_the_others(self):
         self.workflow.with_user(self.lc_manager).write({"pilot_mode": True, "pilot_percent": 25})
         sample = self.customers.filtered(lambda customer: pilot_member(self.workflow.id, customer.id, 25))
@@ -139,3 +141,25 @@ class TestPilot(EngineCommon):
             self.workflow.with_user(self.lc_manager).write,
             {"pilot_mode": True, "pilot_percent": 100},
         )
+
+
+@tagged("post_install", "-at_install")
+class TestAbVariants(ManyCustomers):
+    def test_each_customer_gets_the_variant_the_split_gives_them_and_no_winner_on_few_sends(self):
+        template_b = self.env.ref("subscription_lifecycle.mail_template_reminder_30").copy({"subject": "Variant B"})
+        step = self.workflow.step_ids.filtered(lambda step: step.step_type == "email")
+        step.with_user(self.lc_manager).write({"mail_template_b_id": template_b.id, "variant_split": 50})
+        deadlines = self._deadlines(IN_A_MONTH)
+        self._day(0)
+        traces = self.env["lifecycle.reminder.trace"].search([("deadline_id", "in", deadlines.ids)])
+        self.assertEqual(len(traces), len(self.customers))
+        expected = {trace.partner_id.id: variant(step.id, trace.partner_id.id, 50) for trace in traces}
+        self.assertEqual({trace.partner_id.id: trace.variant for trace in traces}, expected)
+        self.assertEqual(set(expected.values()), {"a", "b"})
+        mails = self.env["mail.mail"].search([("model", "=", deadlines._name), ("res_id", "in", deadlines.ids)])
+        self.assertEqual(
+            sorted(mails.filtered(lambda mail: mail.subject == "Variant B").mapped("res_id")),
+            sorted(traces.filtered(lambda trace: trace.variant == "b").deadline_id.ids),
+        )
+        step.invalidate_recordset(["variant_summary"])
+        self.assertIn("Not enough data", step.with_user(self.lc_manager).variant_summary)

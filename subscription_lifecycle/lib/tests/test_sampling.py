@@ -1,4 +1,4 @@
-from lib.sampling import bucket, in_sample, pilot_member, variant
+from lib.sampling import bucket, compare_variants, in_sample, pilot_member, variant
 
 
 def test_a_customers_place_is_the_same_every_time():
@@ -33,3 +33,15 @@ def test_a_fifty_fifty_split_gives_about_half_to_each_variant():
     assert 9700 < variants.count("b") < 10300
     assert set(variants) == {"a", "b"}
     assert all(variant(3, partner, 0) == "a" for partner in range(1000))
+
+
+def test_no_winner_is_named_below_a_hundred_sends_per_variant():
+    assert compare_variants(12, 6, 12, 1) == (50.0, 100 / 12, None)
+    assert compare_variants(150, 30, 99, 40)[2] is None
+    assert compare_variants(0, 0, 0, 0) == (None, None, None)
+
+
+def test_the_variant_with_the_better_renewal_rate_leads_once_both_have_enough_sends():
+    assert compare_variants(100, 20, 120, 30) == (20.0, 25.0, "b")
+    assert compare_variants(200, 50, 100, 10)[2] == "a"
+    assert compare_variants(100, 10, 100, 10)[2] == "tie"
