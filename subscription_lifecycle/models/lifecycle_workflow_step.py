@@ -335,15 +335,16 @@ class LifecycleWorkflowStep(models.Model):
         """Queue one email per record; ``(mails, variants)``, both in the order of ``records``.
 
         With a variant B template, the customers the split gives to B (drawn
-        per customer, ``lib.sampling.variant``) get it, the others variant A.
+        per commercial entity, as a pilot's sample, ``lib.sampling.variant``)
+        get it, the others variant A.
         """
-        variants = [
-            variant(
-                self.id, (record.partner_id if record._name == "lifecycle.deadline" else record).id, self.variant_split
-            )
-            if self.mail_template_b_id
-            else "a"
+        customers = [
+            (record.partner_id if record._name == "lifecycle.deadline" else record).commercial_partner_id
             for record in records
+        ]
+        variants = [
+            variant(self.id, customer.id, self.variant_split) if self.mail_template_b_id else "a"
+            for customer in customers
         ]
         mail_by_record = {}
         for key, template in (("a", self.mail_template_id), ("b", self.mail_template_b_id)):
