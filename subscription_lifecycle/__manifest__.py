@@ -9,7 +9,7 @@
     "license": "LGPL-3",
     "application": True,
     "installable": True,
-    "depends": ["mail", "portal", "payment", "sale", "sms"],
+    "depends": ["mail", "portal", "payment", "sale", "sms", "link_tracker"],
     "external_dependencies": {
         "python": ["phonenumbers", "python-dateutil", "requests"],
     },
@@ -45,6 +45,7 @@
         "views/portal_telegram_templates.xml",
         "views/lifecycle_wallet_views.xml",
         "views/lifecycle_cockpit_views.xml",
+        "views/lifecycle_reminder_trace_views.xml",
         "views/lifecycle_menus.xml",
     ],
     "demo": [

@@ -6,6 +6,7 @@ from odoo.exceptions import UserError
 from odoo.tools.translate import LazyGettext, LazyTranslate
 
 from ..lib.cockpit import Periods, rate, trend
+from ..lib.reminder_attribution import median_days
 
 _lt = LazyTranslate(__name__)
 
@@ -300,6 +301,7 @@ class LifecycleCockpit(models.AbstractModel):
                 for kpi in KPIS
                 if kpi.readable(self)
             ],
+            "funnel": self._funnel(periods),
         }
 
     @api.model
@@ -353,6 +355,27 @@ class LifecycleCockpit(models.AbstractModel):
                 }
                 for deadline in rows[:UPCOMING_LIMIT]
             ],
+        }
+
+    def _funnel(self, periods):
+        """The reminders sent in the last 30 days: how many delivered, clicked, renewed; the median days to renew.
+
+        None for whoever may not read reminder analytics.
+        """
+        traces = self.env["lifecycle.reminder.trace"]
+        if not traces.has_access("read"):
+            return None
+        domain = _instants("date_sent", periods.recent)
+        [(sent, delivered, clicked, renewed)] = traces._read_group(
+            domain, aggregates=["sent_count:sum", "delivered_count:sum", "clicked_count:sum", "renewed_count:sum"]
+        )
+        [(days,)] = traces._read_group([*domain, ("renewal_id", "!=", False)], aggregates=["days_to_renewal:array_agg"])
+        return {
+            "sent": sent or 0,
+            "delivered": delivered or 0,
+            "clicked": clicked or 0,
+            "renewed": renewed or 0,
+            "median_days": median_days(days or []),
         }
 
     def _todo(self, periods):

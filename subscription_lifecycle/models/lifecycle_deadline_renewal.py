@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class LifecycleDeadlineRenewal(models.Model):
@@ -36,3 +36,9 @@ class LifecycleDeadlineRenewal(models.Model):
         "This order line already renewed the deadline.",
     )
     _dates_ordered = models.Constraint("CHECK(date_to > date_from)", "A renewal must move the expiry date forward.")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        renewals = super().create(vals_list)
+        self.env["lifecycle.reminder.trace"]._attribute(renewals)
+        return renewals

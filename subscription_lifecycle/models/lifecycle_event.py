@@ -186,19 +186,23 @@ class LifecycleEvent(models.Model):
         runs = self.env["lifecycle.workflow.run"]
         workflows = self.env["lifecycle.workflow"].search([("event_type", "in", self.mapped("event_type"))])
         now = now or fields.Datetime.now()
-        vals_list = []
+        vals_list, skipped_vals = [], []
         for workflow in workflows:
             events = self.filtered(workflow._accepts)
             if not events:
                 continue
             records = self.env[workflow.model_name].browse(events.mapped("res_id")).exists()
             matching = set(workflow._filter_segment(records).ids)
-            vals_list += [
-                {"workflow_id": workflow.id, "event_id": event.id, "resume_at": now}
-                for event in events
-                if event.res_id in matching
+            piloted, skipped = workflow._pilot_split(events.browse([e.id for e in events if e.res_id in matching]))
+            vals_list += [{"workflow_id": workflow.id, "event_id": event.id, "resume_at": now} for event in piloted]
+            skipped_vals += [
+                {"workflow_id": workflow.id, "event_id": event.id, "state": "stopped", "pilot_skipped": True}
+                for event in skipped
             ]
         if vals_list:
             runs = runs.create(vals_list)
+        if skipped_vals:
+            # kept as stopped runs, so staff see who the pilot left out and why
+            runs.create(skipped_vals)._log("stop", self.env._("Not run: the customer is outside the pilot sample."))
         self.write({"state": "processed", "date_processed": now})
         return runs

@@ -9,6 +9,7 @@ from odoo.tools.safe_eval import safe_eval
 from odoo.tools.safe_eval import time as safe_eval_time
 
 from ..lib.events import EVENT_MODEL, WORKFLOW_EVENT_SELECTION
+from ..lib.sampling import pilot_member
 from ..lib.webhook_inbound import CUSTOM_TYPE
 
 
@@ -53,6 +54,19 @@ class LifecycleWorkflow(models.Model):
     test_recipients = fields.Char(
         help="Comma-separated email addresses of internal users that receive the emails in test mode."
     )
+    pilot_mode = fields.Boolean(
+        string="Pilot",
+        tracking=True,
+        help="Run this workflow for a sample of the customers only; the others are skipped, and counted.",
+    )
+    pilot_percent = fields.Float(
+        string="Pilot sample (%)",
+        default=10.0,
+        tracking=True,
+        help="Share of the customers in the pilot: always the same ones for this workflow, and a larger sample "
+        "keeps those of a smaller one.",
+    )
+    pilot_skipped_count = fields.Integer(compute="_compute_run_count", string="Skipped by the pilot")
 
     @api.depends("event_type")
     def _compute_model_name(self):
@@ -60,13 +74,15 @@ class LifecycleWorkflow(models.Model):
             workflow.model_name = EVENT_MODEL.get(workflow.event_type, "lifecycle.deadline")
 
     def _compute_run_count(self):
-        counts = dict(
-            self.env["lifecycle.workflow.run"]._read_group(
-                [("workflow_id", "in", self.ids)], ["workflow_id"], ["__count"]
+        counts = {
+            (workflow, skipped): count
+            for workflow, skipped, count in self.env["lifecycle.workflow.run"]._read_group(
+                [("workflow_id", "in", self.ids)], ["workflow_id", "pilot_skipped"], ["__count"]
             )
-        )
+        }
         for workflow in self:
-            workflow.run_count = counts.get(workflow, 0)
+            workflow.run_count = counts.get((workflow, False), 0) + counts.get((workflow, True), 0)
+            workflow.pilot_skipped_count = counts.get((workflow, True), 0)
 
     @api.constrains("domain", "event_type")
     def _check_domain(self):
@@ -140,6 +156,37 @@ class LifecycleWorkflow(models.Model):
                         addresses=", ".join(outsiders),
                     )
                 )
+
+    @api.constrains("pilot_mode", "pilot_percent")
+    def _check_pilot_percent(self):
+        for workflow in self.filtered("pilot_mode"):
+            if not 0 < workflow.pilot_percent < 100:
+                raise ValidationError(
+                    self.env._(
+                        "The pilot sample of %(workflow)s must be more than 0 %% and less than 100 %% of the "
+                        "customers: to run it for everyone, end the pilot.",
+                        workflow=workflow.name,
+                    )
+                )
+
+    def _pilot_split(self, events):
+        """``(in the pilot, outside it)``: the events whose customer this workflow runs for, and the others.
+
+        Outside a pilot, every event is in. The sample is drawn per customer
+        (``lib.sampling.pilot_member``): a customer in it gets every run of the
+        workflow, the others none, whatever their number of deadlines.
+        """
+        self.ensure_one()
+        if not self.pilot_mode:
+            return events, events.browse()
+        sample = events.filtered(
+            lambda event: pilot_member(self.id, event.partner_id.commercial_partner_id.id, self.pilot_percent)
+        )
+        return sample, events - sample
+
+    def action_end_pilot(self):
+        """Run the workflow for everyone from now on; the customers skipped so far stay skipped."""
+        self.write({"pilot_mode": False})
 
     def _segment_domain(self):
         self.ensure_one()

@@ -56,6 +56,9 @@ class LifecycleWorkflowRun(models.Model):
         index=True,
     )
     resume_at = fields.Datetime(readonly=True, help="When the run goes on.")
+    pilot_skipped = fields.Boolean(
+        readonly=True, help="Not run: its workflow was in pilot and the customer outside the sample."
+    )
     log_ids = fields.One2many("lifecycle.workflow.run.log", "run_id", readonly=True)
 
     _one_run_per_event = models.Constraint(

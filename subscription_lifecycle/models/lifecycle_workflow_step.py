@@ -12,6 +12,7 @@ from odoo.tools.safe_eval import safe_eval
 
 from odoo.addons.sms.tools.sms_tools import sms_content_to_rendered_html
 
+from ..lib.sampling import MIN_SENDS_PER_VARIANT, compare_variants, variant
 from ..lib.telegram import send_message_payload
 from ..lib.whatsapp import parse_variables, template_message
 from .res_partner import LIFECYCLE_CHANNELS
@@ -154,6 +155,15 @@ class LifecycleWorkflowStep(models.Model):
         translate=True,
         help="Sent in the customer's language; placeholders like {{ object.partner_id.name }} are filled in.",
     )
+    mail_template_b_id = fields.Many2one(
+        "mail.template",
+        string="Variant B template",
+        domain="[('model', '=', model_name)]",
+        ondelete="restrict",
+        help="A/B test: this share of the customers gets this template instead, always the same customers.",
+    )
+    variant_split = fields.Integer(string="Variant B share (%)", default=50)
+    variant_summary = fields.Char(string="A/B results", compute="_compute_variant_summary")
     wallet_amount = fields.Float(string="Credit", help="Amount credited, in the company's currency.")
     wallet_reason = fields.Char(string="Reason", translate=True)
     discuss_channel_id = fields.Many2one(
@@ -213,6 +223,43 @@ class LifecycleWorkflowStep(models.Model):
                 units = dict(self._fields["wait_unit"]._description_selection(self.env))
                 detail = f"{step.wait_amount} {units.get(step.wait_unit, '')}"
             step.name = f"{labels.get(step.step_type, '')}: {detail}" if detail else labels.get(step.step_type, "")
+
+    def _compute_variant_summary(self):
+        groups = self.env["lifecycle.reminder.trace"]._read_group(
+            [("step_id", "in", self.ids)], ["step_id", "variant"], ["sent_count:sum", "renewed_count:sum"]
+        )
+        figures = {(step, key): (sent, renewed) for step, key, sent, renewed in groups}
+        for step in self:
+            (sent_a, renewed_a), (sent_b, renewed_b) = (figures.get((step, key), (0, 0)) for key in "ab")
+            rate_a, rate_b, leader = compare_variants(sent_a, renewed_a, sent_b, renewed_b)
+            detail = self.env._(
+                "A: %(sent_a)s sent, %(rate_a)s renewed; B: %(sent_b)s sent, %(rate_b)s renewed.",
+                sent_a=sent_a,
+                rate_a=f"{rate_a:.1f} %" if rate_a is not None else "—",
+                sent_b=sent_b,
+                rate_b=f"{rate_b:.1f} %" if rate_b is not None else "—",
+            )
+            verdict = {
+                None: self.env._(
+                    "Not enough data: fewer than %(minimum)s sends per variant.", minimum=MIN_SENDS_PER_VARIANT
+                ),
+                "a": self.env._("A leads."),
+                "b": self.env._("B leads."),
+                "tie": self.env._("No difference."),
+            }[leader]
+            step.variant_summary = f"{detail} {verdict}"
+
+    @api.constrains("mail_template_b_id", "variant_split")
+    def _check_variant(self):
+        for step in self.filtered("mail_template_b_id"):
+            if step.mail_template_b_id.model != step.model_name or not 0 < step.variant_split < 100:
+                raise ValidationError(
+                    self.env._(
+                        "Variant B of %(step)s needs a template for %(model)s and a share between 1 and 99 %%.",
+                        step=step.name,
+                        model=step.model_name,
+                    )
+                )
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -403,7 +450,6 @@ class LifecycleWorkflowStep(models.Model):
         the chatter.
         """
         workflow = self.workflow_id
-        template = self.mail_template_id.with_context(lifecycle_offer=self.offer_text or "")
         if workflow.test_mode:
             email_values = {"email_to": workflow.test_recipients, "recipient_ids": [], "email_cc": False}
         else:
@@ -421,13 +467,40 @@ class LifecycleWorkflowStep(models.Model):
                 firsts.setdefault(records[run], run)
             batch = runs.browse([run.id for run in firsts.values()])
             pending -= batch
-            mails = template.send_mail_batch([record.id for record in firsts], email_values=email_values)
+            mails, variants = self._send_variants(list(firsts), email_values)
             if not workflow.test_mode:
                 self._post_in_chatter(mails, list(firsts))
+                self.env["lifecycle.reminder.trace"]._record_sent(self, batch, list(firsts), mails, variants)
             for run, mail in zip(batch, mails, strict=True):
                 to = workflow.test_recipients if workflow.test_mode else ", ".join(mail.recipient_ids.mapped("name"))
                 outcomes[run] = (NEXT, self.env._("Email %(mail)s queued for %(to)s.", mail=mail.id, to=to), None)
         return outcomes
+
+    def _send_variants(self, records, email_values):
+        """Queue one email per record; ``(mails, variants)``, both in the order of ``records``.
+
+        With a variant B template, the customers the split gives to B (drawn
+        per commercial entity, as a pilot's sample, ``lib.sampling.variant``)
+        get it, the others variant A.
+        """
+        customers = [
+            (record.partner_id if record._name == "lifecycle.deadline" else record).commercial_partner_id
+            for record in records
+        ]
+        variants = [
+            variant(self.id, customer.id, self.variant_split) if self.mail_template_b_id else "a"
+            for customer in customers
+        ]
+        mail_by_record = {}
+        for key, template in (("a", self.mail_template_id), ("b", self.mail_template_b_id)):
+            ids = [record.id for record, assigned in zip(records, variants, strict=True) if assigned == key]
+            if ids:
+                mails = template.with_context(lifecycle_offer=self.offer_text or "").send_mail_batch(
+                    ids, email_values=email_values
+                )
+                mail_by_record.update(zip(ids, mails, strict=True))
+        mails = self.env["mail.mail"].union(*(mail_by_record[record.id] for record in records))
+        return mails, variants
 
     def _post_in_chatter(self, mails, records):
         """Sign ``mails`` (one per record, in order) as the record's salesperson, reply-to the record, notify.

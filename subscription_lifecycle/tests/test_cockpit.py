@@ -251,7 +251,7 @@ class TestCockpit(LifecycleCommon):
         self.env.invalidate_all()
         cockpit.get_cockpit_data()
         self.env.invalidate_all()
-        with self.assertQueryCount(32):
+        with self.assertQueryCount(34):
             data = cockpit.get_cockpit_data()
         return data
 

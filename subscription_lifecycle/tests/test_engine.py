@@ -30,7 +30,7 @@ class EngineCommon(LifecycleCommon):
         cls.customer.email = "azure@example.com"
 
     def _mails(self, deadline):
-        return self.env["mail.mail"].search([("model", "=", deadline._name), ("res_id", "=", deadline.id)])
+        return self.env["mail.mail"].search([("model", "=", deadline._name), ("res_id", "in", deadline.ids)])
 
     def _reminders(self, deadline):
         return self.Event.search([("deadline_id", "=", deadline.id), ("event_type", "=", "reminder_due")])
@@ -63,7 +63,10 @@ class TestReminderLadder(EngineCommon):
         self.assertEqual(len(mails), 1)
         self.assertIn("up for renewal in a month", mails.subject)
         self.assertIn(deadline.partner_id, mails.recipient_ids)
-        self.assertIn(f"/my/deadlines/{deadline.id}?access_token=", mails.body_html)
+        # the renew link is the reminder's tracked short link to the deadline's portal page
+        tracker = self.env["lifecycle.reminder.trace"].search([("deadline_id", "=", deadline.id)]).link_tracker_id
+        self.assertIn(tracker.short_url, mails.body_html)
+        self.assertTrue(tracker.url.endswith(f"/my/deadlines/{deadline.id}?access_token={deadline.access_token}"))
 
     def test_the_whole_ladder_once_each_over_a_month(self):
         deadline = self._deadline(expiry=TODAY + timedelta(days=30), date_start=TODAY - timedelta(days=335))

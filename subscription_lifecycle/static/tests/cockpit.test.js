@@ -3,6 +3,7 @@ import { describe, expect, test } from "@odoo/hoot";
 import { queryAllTexts, queryText } from "@odoo/hoot-dom";
 import {
     contains,
+    defineActions,
     defineModels,
     fields,
     getService,
@@ -24,8 +25,24 @@ class LifecycleDeadline extends models.Model {
     };
 }
 
+class LifecycleReminderTrace extends models.Model {
+    _name = "lifecycle.reminder.trace";
+    workflow_id = fields.Char();
+    _records = [{ id: 1, workflow_id: "Renewal reminder: 30 days before expiry" }];
+    _views = { list: `<list><field name="workflow_id"/></list>`, search: `<search/>` };
+}
+
 defineMailModels();
-defineModels([LifecycleDeadline]);
+defineModels([LifecycleDeadline, LifecycleReminderTrace]);
+defineActions([
+    {
+        id: 40,
+        xml_id: "subscription_lifecycle.lifecycle_reminder_trace_action",
+        name: "Reminder analytics",
+        res_model: "lifecycle.reminder.trace",
+        views: [[false, "list"]],
+    },
+]);
 
 function cockpitData({ todo = true } = {}) {
     return {
@@ -108,6 +125,7 @@ function cockpitData({ todo = true } = {}) {
                 trend: null,
             },
         ],
+        funnel: { sent: 200, delivered: 190, clicked: 50, renewed: 30, median_days: 2.5 },
     };
 }
 
@@ -220,4 +238,28 @@ test("a KPI opens the list the server gives for it", async () => {
     expect.verifySteps([["open", "due"]]);
     expect(".o_list_view .o_data_row").toHaveCount(1);
     expect(".o_breadcrumb").toHaveText("Overview\nDue in 30 days");
+});
+
+test("shows the reminders' funnel and opens reminder analytics", async () => {
+    onRpc("lifecycle.cockpit", "get_cockpit_data", () => cockpitData());
+    await openCockpit();
+    expect(queryAllTexts(".o_lifecycle_funnel_count")).toEqual([
+        "200",
+        "190 (95 %)",
+        "50 (25 %)",
+        "30 (15 %)",
+    ]);
+    expect(".o_lifecycle_funnel_stage[data-stage=clicked] .progress-bar").toHaveAttribute(
+        "style",
+        "width: 25%"
+    );
+    expect(".o_lifecycle_funnel_median").toHaveText("Median time from reminder to renewal: 2.5 days");
+    await contains(".o_lifecycle_funnel_open").click();
+    expect(".o_breadcrumb").toHaveText("Overview\nReminder analytics");
+});
+
+test("hides the funnel from who may not read reminder analytics", async () => {
+    onRpc("lifecycle.cockpit", "get_cockpit_data", () => ({ ...cockpitData(), funnel: null }));
+    await openCockpit();
+    expect(".o_lifecycle_funnel").toHaveCount(0);
 });

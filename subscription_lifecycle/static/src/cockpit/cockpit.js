@@ -95,6 +95,38 @@ export class LifecycleCockpit extends Component {
         return _t("%(days)s days late", { days: activity.days_late });
     }
 
+    /**
+     * Sent, delivered, clicked, renewed: each with its share of the reminders sent.
+     */
+    funnelStages() {
+        const funnel = this.state.data.funnel;
+        const labels = {
+            sent: _t("Sent"),
+            delivered: _t("Delivered"),
+            clicked: _t("Clicked"),
+            renewed: _t("Renewed"),
+        };
+        return Object.entries(labels).map(([key, label]) => {
+            const share = funnel.sent ? (100 * funnel[key]) / funnel.sent : 0;
+            const percent = formatFloat(share, { digits: [0, 1], trailingZeros: false });
+            return {
+                key,
+                label,
+                share,
+                text: key === "sent" ? String(funnel.sent) : `${funnel[key]} (${percent} %)`,
+            };
+        });
+    }
+
+    medianDays() {
+        return _t("%(days)s days", {
+            days: formatFloat(this.state.data.funnel.median_days, {
+                digits: [0, 1],
+                trailingZeros: false,
+            }),
+        });
+    }
+
     // ------------------------------------------------------------------
     // Actions
     // ------------------------------------------------------------------
@@ -102,6 +134,10 @@ export class LifecycleCockpit extends Component {
     async openList(key) {
         const action = await this.orm.call("lifecycle.cockpit", "action_open_list", [key]);
         await this.action.doAction(action);
+    }
+
+    openReminderAnalytics() {
+        return this.action.doAction("subscription_lifecycle.lifecycle_reminder_trace_action");
     }
 
     openRecord(resModel, resId) {
