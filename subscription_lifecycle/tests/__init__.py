@@ -18,3 +18,4 @@ from . import test_engine_workers
 from . import test_webhook_inbound
 from . import test_webhook_delivery
 from . import test_cockpit
+from . import test_wallet_accounting
