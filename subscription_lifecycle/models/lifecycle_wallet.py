@@ -1,6 +1,6 @@
 from psycopg2.errors import UniqueViolation
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, float_compare, float_is_zero, format_amount, mute_logger
 
@@ -29,6 +29,23 @@ class LifecycleWallet(models.Model):
     currency_id = fields.Many2one("res.currency", required=True, readonly=True)
     balance = fields.Monetary(readonly=True, required=True, default=0.0, currency_field="currency_id", aggregator="sum")
     transaction_ids = fields.One2many("lifecycle.wallet.transaction", "wallet_id", string="Ledger", readonly=True)
+    accounting_balance = fields.Monetary(
+        compute="_compute_accounting",
+        currency_field="currency_id",
+        help="The customer's open wallet credits on their receivable account: what the journal entries "
+        "of the booked ledger lines still owe them.",
+    )
+    accounting_difference = fields.Monetary(
+        compute="_compute_accounting",
+        currency_field="currency_id",
+        help="Booked balance less the accounting balance: zero when the ledger and the accounts agree.",
+    )
+    unbooked_balance = fields.Monetary(
+        compute="_compute_accounting",
+        currency_field="currency_id",
+        help="What ledger lines without a journal entry (written before wallet accounting) add to the "
+        "balance; the check leaves them aside.",
+    )
 
     _one_wallet = models.Constraint(
         "UNIQUE(partner_id, company_id, currency_id)",
@@ -146,6 +163,185 @@ class LifecycleWallet(models.Model):
             )
         )
         return self.browse(row[0] for row in self.env.cr.fetchall())
+
+    # --- accounting -----------------------------------------------------
+
+    def _has_accounting(self):
+        """Whether this wallet's company keeps accounts (has a chart of accounts) to book into."""
+        self.ensure_one()
+        return bool(self.company_id.chart_template)
+
+    def _post_booked(self, kind, amount, reason, **values):
+        """Post a credit or correction the company gives, with its journal entry.
+
+        A credit is an expense (the account set in the settings) owed to the
+        customer: debit the expense, credit their receivable. A debit
+        correction is the reverse, and settles open wallet credits. A company
+        without a chart of accounts keeps the ledger alone.
+        """
+        self.ensure_one()
+        if not self._has_accounting():
+            return self._post(kind, amount, reason=reason, **values)
+        move = self._book_against_expense(amount, reason)
+        line = self._post(kind, amount, reason=reason, move_id=move.id, **values)
+        if amount < 0:
+            self._reconcile_with_credits(move)
+        return line
+
+    def _book_against_expense(self, amount, reason):
+        """A posted entry moving ``amount`` (signed, for the customer) between the expense and their receivable."""
+        self.ensure_one()
+        company = self.company_id
+        account = company.lifecycle_wallet_expense_account_id or company.expense_account_id
+        journal = company.lifecycle_wallet_journal_id or (
+            self.env["account.journal"]
+            .sudo()
+            .search([("company_id", "=", company.id), ("type", "=", "general")], limit=1)
+        )
+        if not account or not journal:
+            raise UserError(
+                self.env._(
+                    "Set the wallet journal and expense account of %(company)s in the Lifecycle settings "
+                    "before crediting wallets.",
+                    company=company.name,
+                )
+            )
+        partner = self.partner_id
+        receivable = partner.with_company(company).property_account_receivable_id
+        today = fields.Date.context_today(self)
+        balance = self.currency_id._convert(amount, company.currency_id, company, today)
+        move = (
+            self.env["account.move"]
+            .sudo()
+            .with_company(company)
+            .create(
+                {
+                    "move_type": "entry",
+                    "journal_id": journal.id,
+                    "date": today,
+                    "ref": reason,
+                    "line_ids": [
+                        Command.create(
+                            {
+                                "name": reason,
+                                "account_id": account_id,
+                                "partner_id": partner.id,
+                                "currency_id": self.currency_id.id,
+                                "amount_currency": sign * amount,
+                                "balance": sign * balance,
+                            }
+                        )
+                        for account_id, sign in ((account.id, 1), (receivable.id, -1))
+                    ],
+                }
+            )
+        )
+        move.action_post()
+        return move
+
+    def _wallet_receivable_lines(self, moves):
+        """The customer's receivable lines, in this wallet's currency, of ``moves``."""
+        self.ensure_one()
+        return moves.sudo().line_ids.filtered(
+            lambda aml: (
+                aml.account_id.account_type == "asset_receivable"
+                and aml.partner_id == self.partner_id
+                and aml.currency_id == self.currency_id
+                and aml.parent_state == "posted"
+            )
+        )
+
+    def _reconcile_with_credits(self, move):
+        """Settle the receivable debit of ``move`` (an invoice, a refund paid out) with the wallet's open credits."""
+        self.ensure_one()
+        booked = self.sudo().transaction_ids.move_id
+        lines = self._wallet_receivable_lines(booked | move).filtered(lambda aml: not aml.reconciled)
+        for account in lines.account_id:
+            lines.filtered(lambda aml, account=account: aml.account_id == account).reconcile()
+
+    def _accounting_figures(self):
+        """``{wallet id: (booked balance, accounting balance)}`` in one query.
+
+        The booked balance sums the ledger lines that have a journal entry;
+        the accounting balance is what the customer's receivable lines of
+        those entries still owe them (their open credit, in the wallet's
+        currency).
+        """
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                WITH booked AS (
+                    SELECT wallet_id, SUM(amount) AS amount
+                      FROM lifecycle_wallet_transaction
+                     WHERE wallet_id IN %(ids)s AND move_id IS NOT NULL
+                     GROUP BY wallet_id
+                ), moves AS (
+                    SELECT DISTINCT wallet_id, move_id
+                      FROM lifecycle_wallet_transaction
+                     WHERE wallet_id IN %(ids)s AND move_id IS NOT NULL
+                ), open_credit AS (
+                    SELECT m.wallet_id, -SUM(aml.amount_residual_currency) AS amount
+                      FROM moves m
+                      JOIN lifecycle_wallet w ON w.id = m.wallet_id
+                      JOIN account_move_line aml ON aml.move_id = m.move_id
+                                                AND aml.partner_id = w.partner_id
+                                                AND aml.currency_id = w.currency_id
+                                                AND aml.parent_state = 'posted'
+                      JOIN account_account a ON a.id = aml.account_id AND a.account_type = 'asset_receivable'
+                     GROUP BY m.wallet_id
+                )
+                SELECT w.id, COALESCE(b.amount, 0), COALESCE(o.amount, 0)
+                  FROM lifecycle_wallet w
+                  LEFT JOIN booked b ON b.wallet_id = w.id
+                  LEFT JOIN open_credit o ON o.wallet_id = w.id
+                 WHERE w.id IN %(ids)s
+                """,
+                ids=tuple(self.ids) or (0,),
+            )
+        )
+        return {wallet_id: (booked, accounting) for wallet_id, booked, accounting in self.env.cr.fetchall()}
+
+    @api.depends("balance", "transaction_ids")
+    def _compute_accounting(self):
+        figures = self._accounting_figures()
+        for wallet in self:
+            booked, accounting = figures.get(wallet.id, (0.0, 0.0))
+            wallet.accounting_balance = accounting
+            wallet.accounting_difference = wallet.currency_id.round(booked - accounting)
+            wallet.unbooked_balance = wallet.currency_id.round(wallet.balance - booked)
+
+    @api.model
+    def _check_accounting(self, wallets=None):
+        """``{wallet: difference}`` for the wallets whose booked balance is not their open credit in accounting.
+
+        Checks ``wallets``, else every wallet of a company that keeps accounts.
+        """
+        if wallets is None:
+            wallets = self.sudo().search([("company_id.chart_template", "!=", False)])
+        figures = wallets._accounting_figures()
+        differences = {}
+        for wallet in wallets:
+            booked, accounting = figures[wallet.id]
+            if not wallet.currency_id.is_zero(booked - accounting):
+                differences[wallet] = wallet.currency_id.round(booked - accounting)
+        return differences
+
+    @api.model
+    def action_check_accounting(self):
+        """The wallets whose ledger and accounts disagree, for managers."""
+        mismatched = self._check_accounting()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Wallets that disagree with the accounts"),
+            "res_model": "lifecycle.wallet",
+            "view_mode": "list,form",
+            "views": [
+                (self.env.ref("subscription_lifecycle.lifecycle_wallet_view_list_accounting").id, "list"),
+                (False, "form"),
+            ],
+            "domain": [("id", "in", [wallet.id for wallet in mismatched])],
+        }
 
     def action_adjust(self):
         self.ensure_one()

@@ -36,6 +36,15 @@ class LifecycleWalletTransaction(models.Model):
     )
     sale_order_id = fields.Many2one("sale.order", readonly=True, index="btree_not_null", ondelete="restrict")
     deadline_id = fields.Many2one("lifecycle.deadline", readonly=True, index="btree_not_null", ondelete="restrict")
+    move_id = fields.Many2one(
+        "account.move",
+        string="Journal Entry",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="restrict",
+        help="The entry that books this movement on the customer's receivable: the top-up's or refund's payment, "
+        "the invoice paid from the balance, its credit note, the entry of a credit or correction.",
+    )
     workflow_run_id = fields.Many2one(
         "lifecycle.workflow.run", readonly=True, index="btree_not_null", ondelete="restrict"
     )

@@ -615,10 +615,10 @@ class LifecycleWorkflowStep(models.Model):
         # main company of a single-company database).
         company = run.event_id.company_id or self.workflow_id.company_id or self.env.company
         wallet = self.env["lifecycle.wallet"]._for_partner(partner, company, company.currency_id)
-        line = wallet._post(
+        line = wallet._post_booked(
             "bonus",
             self.wallet_amount,
-            reason=self.wallet_reason,
+            self.wallet_reason,
             workflow_run_id=run.id,
             deadline_id=record.id if record._name == "lifecycle.deadline" else False,
         )

@@ -28,6 +28,9 @@ class PaymentTransaction(models.Model):
     def _post_process(self):
         """Move the wallet money of done payments and refunds, once each whatever the notification timing.
 
+        ``super`` (``account_payment``) has booked the customer payment of each
+        done transaction by then: the ledger line links to its entry.
+
         An incoming payment credits what was captured, when it was: one
         captured in parts credits each captured part, and nothing more when the
         rest is voided (see ``_lifecycle_deposit``). A refund of a top-up takes
@@ -73,7 +76,10 @@ class PaymentTransaction(models.Model):
             reason = self.env._(
                 "%(reference)s: %(order)s was already paid from the balance", reference=reason, order=order.name
             )
-        wallet._post("deposit", self.amount, payment_transaction_id=self.id, reason=reason)
+        # the customer payment Odoo's account_payment booked for this transaction (see _post_process)
+        wallet._post(
+            "deposit", self.amount, payment_transaction_id=self.id, move_id=self.payment_id.move_id.id, reason=reason
+        )
         if order:
             order.message_post(
                 body=self.env._(
@@ -116,12 +122,16 @@ class PaymentTransaction(models.Model):
                 )
             )
         if not currency.is_zero(taken):
+            move = self.payment_id.move_id
             wallet._post(
                 "withdrawal",
                 -taken,
                 payment_transaction_id=self.id,
+                move_id=move.id,
                 reason=self.env._("Refund of %(reference)s", reference=self.source_transaction_id.reference),
             )
+            if move:
+                wallet._reconcile_with_credits(move)
 
     def _refund(self, amount_to_refund=None):
         """Refunding a top-up is refused, before anything is sent, beyond what is left of it.

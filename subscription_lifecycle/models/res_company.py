@@ -54,6 +54,21 @@ class ResCompany(models.Model):
         help="The most a customer can add to their wallet in one payment from the portal.",
     )
 
+    lifecycle_wallet_journal_id = fields.Many2one(
+        "account.journal",
+        string="Wallet journal",
+        domain="[('type', '=', 'general'), ('company_id', '=', id)]",
+        help="The miscellaneous journal of the entries of wallet credits and corrections; "
+        "when empty, the first miscellaneous journal.",
+    )
+    lifecycle_wallet_expense_account_id = fields.Many2one(
+        "account.account",
+        string="Wallet credits expense account",
+        domain="[('account_type', 'in', ('expense', 'expense_other'))]",
+        help="Debited by the bonuses and goodwill credits given to wallets (a marketing expense, say), "
+        "against the customer's receivable; when empty, the company's default expense account.",
+    )
+
     lifecycle_webhook_allow_http = fields.Boolean(
         string="Webhooks over plain http",
         help="Let outgoing webhook endpoints use http:// URLs: their deliveries travel unencrypted.",

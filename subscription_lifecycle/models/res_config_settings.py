@@ -11,6 +11,10 @@ class ResConfigSettings(models.TransientModel):
     lifecycle_wallet_max_deposit = fields.Monetary(
         related="company_id.lifecycle_wallet_max_deposit", readonly=False, currency_field="currency_id"
     )
+    lifecycle_wallet_journal_id = fields.Many2one(related="company_id.lifecycle_wallet_journal_id", readonly=False)
+    lifecycle_wallet_expense_account_id = fields.Many2one(
+        related="company_id.lifecycle_wallet_expense_account_id", readonly=False
+    )
     lifecycle_webhook_allow_http = fields.Boolean(related="company_id.lifecycle_webhook_allow_http", readonly=False)
     lifecycle_webhook_allow_private = fields.Boolean(
         related="company_id.lifecycle_webhook_allow_private", readonly=False

@@ -24,11 +24,13 @@ class SaleOrder(models.Model):
         """A cancelled order gives back what it took from wallets, once."""
         result = super()._action_cancel()
         for order, wallet, amount in self._lifecycle_wallet_paid():
+            reason = self.env._("Cancellation of %(order)s", order=order.name)
             wallet._post(
                 "refund",
                 amount,
                 sale_order_id=order.id,
-                reason=self.env._("Cancellation of %(order)s", order=order.name),
+                move_id=order._lifecycle_credit_note(wallet, reason).id,
+                reason=reason,
             )
             order.message_post(
                 body=self.env._(
@@ -79,7 +81,57 @@ class SaleOrder(models.Model):
         if not wallet:
             raise UserError(self.env._("There is no balance to pay this order with."))
         with self.env.cr.savepoint():
-            line = wallet._post("payment", -self.amount_total, sale_order_id=self.id, reason=self.name)
+            # the wallet first, as every debit does: a concurrent debit waits here
+            wallet._lock_balance()
             self.action_confirm()
+            invoice = self._lifecycle_invoice_for_wallet(wallet)
+            line = wallet._post(
+                "payment", -self.amount_total, sale_order_id=self.id, move_id=invoice.id, reason=self.name
+            )
+            if invoice:
+                wallet._reconcile_with_credits(invoice)
         self.message_post(body=self.env._("Paid from the customer's wallet balance."))
         return line
+
+    def _lifecycle_invoice_for_wallet(self, wallet):
+        """The posted invoice of the whole order, which the wallet's credits pay (none without accounts).
+
+        Booked by the system for the customer or salesman who pays: they need
+        no right on invoices.
+        """
+        self.ensure_one()
+        if not wallet._has_accounting():
+            return self.env["account.move"]
+        order = self.sudo().with_company(self.company_id)
+        invoice = order._create_invoices(final=True)
+        if invoice.currency_id.compare_amounts(invoice.amount_total, self.amount_total) != 0:
+            raise UserError(
+                self.env._(
+                    "%(order)s cannot be invoiced in full now (%(invoiced)s of %(total)s): "
+                    "it cannot be paid from the balance.",
+                    order=self.name,
+                    invoiced=format_amount(self.env, invoice.amount_total, invoice.currency_id),
+                    total=format_amount(self.env, self.amount_total, self.currency_id),
+                )
+            )
+        invoice.action_post()
+        return invoice
+
+    def _lifecycle_credit_note(self, wallet, reason):
+        """The posted credit note of the invoice this order's wallet payment booked; it credits the wallet back."""
+        self.ensure_one()
+        paid = (
+            self.env["lifecycle.wallet.transaction"]
+            .sudo()
+            .search(
+                [("sale_order_id", "=", self.id), ("wallet_id", "=", wallet.id), ("kind", "=", "payment")],
+                order="id desc",
+                limit=1,
+            )
+        )
+        invoice = paid.move_id
+        if not invoice:
+            return invoice  # paid before wallet accounting: the ledger alone
+        credit_note = invoice.sudo()._reverse_moves([{"ref": reason}])
+        credit_note.action_post()
+        return credit_note

@@ -26,3 +26,4 @@ from . import test_whatsapp_workers
 from . import test_telegram
 from . import test_channels
 from . import test_reminder_analytics
+from . import test_wallet_accounting

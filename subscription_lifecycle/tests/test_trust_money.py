@@ -265,6 +265,8 @@ class TestMoneyConcurrentPayment(MoneyCommon):
             cr.execute("DELETE FROM lifecycle_wallet_transaction WHERE wallet_id = %s", [ids["wallet"]])
             cr.execute("DELETE FROM lifecycle_wallet WHERE id = %s", [ids["wallet"]])
             cr.execute("DELETE FROM lifecycle_deadline_renewal WHERE deadline_id = %s", [ids["deadline"]])
+            # the invoice that paying from the balance posts (issue 14)
+            cr.execute("DELETE FROM account_move WHERE partner_id = %s", [ids["partner"]])
             cr.execute("DELETE FROM sale_order WHERE id = %s", [ids["order"]])
             cr.execute("DELETE FROM lifecycle_event WHERE deadline_id = %s", [ids["deadline"]])
             cr.execute("DELETE FROM lifecycle_deadline WHERE id = %s", [ids["deadline"]])

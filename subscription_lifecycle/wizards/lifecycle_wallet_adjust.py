@@ -43,5 +43,5 @@ class LifecycleWalletAdjust(models.TransientModel):
             self.partner_id, self.env.company, self.currency_id
         )
         amount = self.amount if self.direction == "credit" else -self.amount
-        wallet._post(self.kind, amount, reason=self.reason.strip())
+        wallet._post_booked(self.kind, amount, self.reason.strip())
         return {"type": "ir.actions.act_window_close"}
