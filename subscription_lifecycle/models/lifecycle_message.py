@@ -152,9 +152,9 @@ class LifecycleMessage(models.Model):
         with Sender() as http:
             while ids := self.env["lifecycle.workflow.run"]._claim("lifecycle_message", due, batch_size, True):
                 messages = outbox.browse(ids)
-                for message in messages:
-                    message.write({"state": "sending", "attempt_count": message.attempt_count + 1})
-                messages.write({"next_attempt_at": now + LEASE})
+                # one UPDATE per attempt count in the batch, not one per message
+                for count, group in messages.grouped("attempt_count").items():
+                    group.write({"state": "sending", "attempt_count": count + 1, "next_attempt_at": now + LEASE})
                 # should this worker die, the sender wakes up when the lease ends, not an hour later
                 outbox._trigger_sender(now + LEASE)
                 outgoing = []
