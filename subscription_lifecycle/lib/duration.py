@@ -8,7 +8,11 @@ soon as the month has one (Jan 31 -> Feb 28 -> Mar 31 -> Apr 30).
 import calendar
 from datetime import date, timedelta
 
+from babel.dates import format_timedelta
+
 UNITS = ("day", "week", "month", "year")
+# babel turns 14 days into "2 weeks" from a threshold on; deadlines count days
+_DAYS_ONLY = 1_000_000
 
 
 def add_duration(start: date, amount: int, unit: str, anchor_day: int | None = None) -> date:
@@ -60,3 +64,11 @@ def renewal_start(expiry: date, today: date, late_base: str) -> date:
     if expiry >= today or late_base == "expiry":
         return expiry
     return today
+
+
+def relative_days(days: int, locale) -> str:
+    """``days`` from today in words of ``locale`` (a babel Locale), with its plural
+    forms and word order: "in 3 days", "vor 2 Tagen", "через 21 день", "hace 1 día"."""
+    return format_timedelta(
+        timedelta(days=days), granularity="day", threshold=_DAYS_ONLY, add_direction=True, locale=locale
+    )

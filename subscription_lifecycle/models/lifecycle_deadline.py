@@ -6,8 +6,9 @@ from datetime import timedelta
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, format_date
+from odoo.tools.misc import babel_locale_parse
 
-from ..lib.duration import add_duration, anchor_day, renewal_start
+from ..lib.duration import add_duration, anchor_day, relative_days, renewal_start
 from ..lib.events import LAPSE_START_DAY, LAPSE_STARTS
 from ..lib.local_day import dates_in_use
 from ..lib.reminders import DEFAULT_LADDER, due_offset, next_offset
@@ -189,6 +190,17 @@ class LifecycleDeadline(models.Model):
         for deadline in self:
             expiry = deadline.date_expiry
             deadline.days_left = (expiry - deadline._lifecycle_today(now)).days if expiry else 0
+
+    def _expiry_label(self):
+        """When the deadline expires, on the customer's calendar, in the reader's
+        language: "Expires in 3 days", "Expires today", "Expired 2 days ago"."""
+        self.ensure_one()
+        if not self.days_left:
+            return self.env._("Expires today")
+        when = relative_days(self.days_left, babel_locale_parse(self.env.lang))
+        if self.days_left < 0:
+            return self.env._("Expired %(when)s", when=when)
+        return self.env._("Expires %(when)s", when=when)
 
     @api.depends(
         "state", "date_expiry", "partner_id.tz", "company_id.partner_id.tz", "company_id.lifecycle_renewal_window"

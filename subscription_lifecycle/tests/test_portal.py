@@ -57,7 +57,7 @@ class TestPortal(LifecycleCommon, HttpCase):
         self.assertIn("Licence pack", page.text)
         self.assertIn("Support plan", page.text)
         self.assertNotIn("Rival hosting", page.text)
-        self.assertRegex(page.text, r"text-bg-warning[^>]*>\s*10\s*days left")
+        self.assertRegex(page.text, r"text-bg-warning[^>]*>\s*Expires in 10 days<")
         counters = self.make_jsonrpc_request("/my/counters", {"counters": ["deadline_count"]})
         self.assertEqual(counters["deadline_count"], 2)
         found = self.url_open("/my/deadlines?search=Support&search_in=service")

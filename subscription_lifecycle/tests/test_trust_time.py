@@ -100,7 +100,7 @@ class TestTimeCustomerDay(TimeCommon):
                 with self.subTest(reader=reader.login):
                     self.assertEqual((seen.days_left, seen.portal_can_renew), (1, False))
             subject = template._render_field("subject", deadline.ids)[deadline.id]
-            self.assertIn("Only 1 days left", subject)
+            self.assertIn("Expires in 1 day: your", subject)
         deadline.invalidate_recordset(["days_left", "portal_can_renew"])  # a later request
         with freeze_time("2027-03-31 07:30:00"):  # 31 March in Los Angeles
             self.assertEqual(deadline.with_user(portal).days_left, 0)

@@ -1,7 +1,8 @@
 from datetime import date
 
 import pytest
-from lib.duration import add_duration, anchor_day, renewal_start
+from babel import Locale
+from lib.duration import add_duration, anchor_day, relative_days, renewal_start
 
 
 def test_days_and_weeks_are_plain_arithmetic():
@@ -84,3 +85,23 @@ def test_an_expiry_on_another_day_keeps_its_own():
     assert anchor_day(date(2026, 4, 1), date(2027, 3, 31)) == 31
     assert anchor_day(date(2026, 11, 1), date(2026, 11, 30)) == 30
     assert anchor_day(date(2027, 2, 28), date(2027, 3, 31)) == 31
+
+
+@pytest.mark.parametrize(
+    ("lang", "days", "words"),
+    [
+        ("en_US", 1, "in 1 day"),
+        ("en_US", 28, "in 28 days"),  # days, never "in 4 weeks"
+        ("en_US", -45, "45 days ago"),  # nor "1 month ago"
+        ("de_DE", 3, "in 3 Tagen"),
+        ("de_DE", -2, "vor 2 Tagen"),
+        ("ru_RU", 1, "через 1 день"),
+        ("ru_RU", 3, "через 3 дня"),
+        ("ru_RU", 21, "через 21 день"),
+        ("ru_RU", -5, "5 дней назад"),
+        ("es_ES", -1, "hace 1 día"),
+        ("fr_FR", 14, "dans 14 jours"),
+    ],
+)
+def test_days_from_today_read_right_in_each_language_with_its_plural_forms(lang, days, words):
+    assert relative_days(days, Locale.parse(lang)) == words
