@@ -22,6 +22,9 @@ EVENT_CATALOG = (
     ("registration_completed", "Registration completed (first login)", "res.partner"),
     ("customer_deleted", "Customer deleted", "res.partner"),
     ("no_active_service", "No active service for a while", "res.partner"),
+    # customer invoices (issue 14)
+    ("invoice_overdue", "Invoice overdue", "account.move"),
+    ("invoice_paid", "Invoice paid", "account.move"),
 )
 EVENT_SELECTION = [(name, label) for name, label, _model in EVENT_CATALOG]
 
@@ -101,6 +104,29 @@ EVENT_DOCS = {
         {
             "inactive_since": "the day the last service ended (or the customer registered)",
             "days": "the number of days set in the company",
+        },
+    ),
+    # customer invoices (issue 14)
+    "invoice_overdue": (
+        "The daily scheduler finds a posted customer invoice not fully paid whose due date passed a threshold of "
+        "the company's overdue thresholds (default 1, 7 and 30 days); once per invoice and threshold, the highest "
+        "one reached only.",
+        {
+            "amount": "the invoice's total",
+            "amount_due": "what is left to pay",
+            "currency": "ISO code of the currency",
+            "date_due": "the due date",
+            "days_overdue": "days since the due date, on the company's calendar",
+            "threshold": "the threshold reached, in days",
+        },
+    ),
+    "invoice_paid": (
+        "A posted customer invoice becomes paid (or in payment: paid, the bank not matched yet); once per "
+        "payment that settles it, not when it is only recomputed, nor when a credit note reverses it.",
+        {
+            "amount": "the invoice's total",
+            "currency": "ISO code of the currency",
+            "payment_state": "paid or in_payment",
         },
     ),
 }

@@ -82,6 +82,13 @@ class LifecycleEvent(models.Model):
         "(partner_id, company_id, date_expiry) WHERE event_type = 'no_active_service'",
         "This lapse of the customer was already announced.",
     )
+    # One overdue notice per customer invoice and threshold (days overdue, in
+    # the payload webhooks carry); the scheduler also reads it to skip the
+    # invoices already announced at their threshold.
+    _invoice_overdue_once = models.UniqueIndex(
+        "(res_id, ((payload->>'threshold')::int)) WHERE event_type = 'invoice_overdue'",
+        "This invoice was already announced overdue at this threshold.",
+    )
     # the lapse scheduler reads the services that ended on the days that make a lapse due
     _lapse_start_idx = models.Index(f"({LAPSE_START_DAY}) WHERE event_type IN {LAPSE_STARTS!r}")
     _pending_idx = models.Index("(id) WHERE state = 'pending'")
@@ -117,6 +124,8 @@ class LifecycleEvent(models.Model):
             }
             if record._name == "lifecycle.deadline":
                 vals.update(deadline_id=record.id, partner_id=record.partner_id.id, date_expiry=record.date_expiry)
+            elif record._name == "account.move":
+                vals["partner_id"] = record.partner_id.id
             else:
                 vals["partner_id"] = record.id
             vals_list.append({**vals, **values})

@@ -117,6 +117,19 @@ class LifecycleWallet(models.Model):
         self.env.cr.execute(SQL("SELECT balance FROM lifecycle_wallet WHERE id = %s FOR UPDATE", self.id))
         return self.env.cr.fetchone()[0]
 
+    def _credited_by(self, workflow):
+        """Whether ``workflow`` already credited this wallet; waits for the movements under way first.
+
+        The wallet's lock serialises two runs crediting it at the same time:
+        the second one sees the first one's line.
+        """
+        self._lock_balance()
+        return bool(
+            self.env["lifecycle.wallet.transaction"]
+            .sudo()
+            .search_count([("wallet_id", "=", self.id), ("workflow_run_id.workflow_id", "=", workflow.id)], limit=1)
+        )
+
     def _refunding(self):
         """What the refunds of this wallet's top-ups asked but not done yet will take out."""
         self.ensure_one()

@@ -11,6 +11,7 @@ from odoo.tools.safe_eval import time as safe_eval_time
 from ..lib.events import EVENT_MODEL, WORKFLOW_EVENT_SELECTION
 from ..lib.sampling import pilot_member
 from ..lib.webhook_inbound import CUSTOM_TYPE
+from .account_move import OPEN_STATES
 
 
 class LifecycleWorkflow(models.Model):
@@ -32,6 +33,12 @@ class LifecycleWorkflow(models.Model):
         string="Days before expiry",
         tracking=True,
         help="For renewal reminders: the rung of the reminder ladder this workflow answers (30, 14, 3, 0…).",
+    )
+    overdue_threshold = fields.Integer(
+        string="Days overdue",
+        tracking=True,
+        help="For overdue invoices: the threshold this workflow answers (one of the company's overdue thresholds, "
+        "e.g. 7); 0 answers every threshold.",
     )
     custom_type = fields.Char(
         tracking=True,
@@ -122,6 +129,21 @@ class LifecycleWorkflow(models.Model):
                         "No reminder is due %(days)s days before expiry: add %(days)s to the reminder ladder "
                         "in the settings, or pick one of its rungs.",
                         days=workflow.reminder_offset,
+                    )
+                )
+
+    @api.constrains("event_type", "overdue_threshold", "company_id")
+    def _check_overdue_threshold(self):
+        for workflow in self.filtered(lambda workflow: workflow.event_type == "invoice_overdue"):
+            companies = workflow.company_id or self.env["res.company"].search([])
+            if workflow.overdue_threshold and not any(
+                workflow.overdue_threshold in company._lifecycle_overdue_thresholds() for company in companies
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "No invoice is announced %(days)s days overdue: add %(days)s to the overdue invoice "
+                        "thresholds in the settings, pick one of them, or 0 for every threshold.",
+                        days=workflow.overdue_threshold,
                     )
                 )
 
@@ -218,6 +240,11 @@ class LifecycleWorkflow(models.Model):
             and (not self.company_id or event.company_id in (self.company_id, self.env["res.company"]))
             and (event.event_type != "reminder_due" or event.reminder_offset == self.reminder_offset)
             and (event.event_type != "custom" or event.custom_type == self.custom_type)
+            and (
+                event.event_type != "invoice_overdue"
+                or not self.overdue_threshold
+                or (event.payload or {}).get("threshold") == self.overdue_threshold
+            )
         )
 
     def _following_steps(self):
@@ -244,6 +271,20 @@ class LifecycleWorkflow(models.Model):
                 domain &= Domain("date_expiry", "=", fields.Date.add(today, days=self.reminder_offset))
             elif self.event_type == "deadline_expired":
                 domain &= Domain("date_expiry", "=", fields.Date.subtract(today, days=1))
+        elif self.model_name == "account.move":
+            domain &= Domain([("move_type", "=", "out_invoice"), ("state", "=", "posted")])
+            if self.event_type == "invoice_overdue":
+                # the invoices reaching the workflow's threshold (or any threshold) today
+                today = date_ref or fields.Date.context_today(self)
+                companies = self.company_id or self.env["res.company"].search([])
+                thresholds = (
+                    {self.overdue_threshold}
+                    if self.overdue_threshold
+                    else {threshold for company in companies for threshold in company._lifecycle_overdue_thresholds()}
+                )
+                domain &= Domain("payment_state", "in", OPEN_STATES) & Domain(
+                    "invoice_date_due", "in", [fields.Date.subtract(today, days=days) for days in thresholds]
+                )
         if self.company_id:
             domain &= Domain("company_id", "in", [self.company_id.id, False])
         return self.env[self.model_name].search(domain, limit=200)

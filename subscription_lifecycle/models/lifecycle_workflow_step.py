@@ -166,6 +166,10 @@ class LifecycleWorkflowStep(models.Model):
     variant_summary = fields.Char(string="A/B results", compute="_compute_variant_summary")
     wallet_amount = fields.Float(string="Credit", help="Amount credited, in the company's currency.")
     wallet_reason = fields.Char(string="Reason", translate=True)
+    wallet_once = fields.Boolean(
+        string="Once per customer",
+        help="Credit each customer once only, however many times the workflow runs for them (a sign-up credit).",
+    )
     discuss_channel_id = fields.Many2one(
         "discuss.channel",
         string="Channel",
@@ -276,6 +280,8 @@ class LifecycleWorkflowStep(models.Model):
         "update_field_id",
         "update_value",
         "wait_amount",
+        "wallet_amount",
+        "wallet_reason",
         "author_id",
         "webhook_endpoint_id",
         "discuss_channel_id",
@@ -483,10 +489,7 @@ class LifecycleWorkflowStep(models.Model):
         per commercial entity, as a pilot's sample, ``lib.sampling.variant``)
         get it, the others variant A.
         """
-        customers = [
-            (record.partner_id if record._name == "lifecycle.deadline" else record).commercial_partner_id
-            for record in records
-        ]
+        customers = [self._customer(record).commercial_partner_id for record in records]
         variants = [
             variant(self.id, customer.id, self.variant_split) if self.mail_template_b_id else "a"
             for customer in customers
@@ -601,11 +604,6 @@ class LifecycleWorkflowStep(models.Model):
             return NEXT, self.env._("Condition still met."), None
         return STOP, self.env._("Condition no longer met: run stopped."), None
 
-    @api.model
-    def _customer(self, record):
-        """The customer a step acts on: the deadline's, or the customer the event is about."""
-        return record.partner_id if record._name == "lifecycle.deadline" else record
-
     def _run_wallet_credit(self, run, record, now):
         partner = self._customer(record)
         # The event's company decides: the deadline's, the paid transaction's,
@@ -615,6 +613,8 @@ class LifecycleWorkflowStep(models.Model):
         # main company of a single-company database).
         company = run.event_id.company_id or self.workflow_id.company_id or self.env.company
         wallet = self.env["lifecycle.wallet"]._for_partner(partner, company, company.currency_id)
+        if self.wallet_once and wallet._credited_by(self.workflow_id):
+            return NEXT, self.env._("Not credited: this workflow already credited the customer's wallet."), None
         line = wallet._post_booked(
             "bonus",
             self.wallet_amount,
@@ -963,7 +963,8 @@ class LifecycleWorkflowStep(models.Model):
 
     @api.model
     def _customer(self, record):
-        return record.partner_id if record._name == "lifecycle.deadline" else record
+        """The customer a step acts on: the one the event is about, or the deadline's or invoice's."""
+        return record if record._name == "res.partner" else record.partner_id
 
     def _render_per_language(self, field, targets):
         """``{key: text}``: this step's ``field``, an inline template, rendered for each ``(record, lang)``.
@@ -992,7 +993,7 @@ class LifecycleWorkflowStep(models.Model):
         The event's company decides, else the record's, the workflow's, the
         engine's: its SMS provider sends, its country reads local numbers.
         """
-        partner = record.partner_id if record._name == "lifecycle.deadline" else record
+        partner = self._customer(record)
         company = (
             run.event_id.company_id
             or (record.company_id if "company_id" in record._fields else False)

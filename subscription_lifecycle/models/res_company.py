@@ -7,6 +7,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from ..lib.local_day import local_date
+from ..lib.overdue import DEFAULT_THRESHOLDS, parse_thresholds
 from ..lib.reminders import DEFAULT_LADDER, parse_ladder
 from ..lib.telegram import bot_request, read_answer, redact
 from ..lib.webhook_http import TIMEOUT
@@ -45,6 +46,14 @@ class ResCompany(models.Model):
         default=30,
         help="A customer without an active deadline in this company for this many days, since their last one "
         "ended or since they registered, gets a no-active-service event (once per lapse).",
+    )
+
+    lifecycle_overdue_thresholds = fields.Char(
+        string="Overdue invoice thresholds",
+        default=",".join(map(str, DEFAULT_THRESHOLDS)),
+        required=True,
+        help="Days after its due date at which an unpaid customer invoice gets an invoice-overdue event, "
+        "e.g. 1,7,30: once per invoice and threshold, the highest one reached only.",
     )
 
     lifecycle_wallet_max_deposit = fields.Monetary(
@@ -140,6 +149,20 @@ class ResCompany(models.Model):
                     )
                 ) from error
 
+    @api.constrains("lifecycle_overdue_thresholds")
+    def _check_lifecycle_overdue_thresholds(self):
+        for company in self:
+            try:
+                parse_thresholds(company.lifecycle_overdue_thresholds)
+            except ValueError as error:
+                raise ValidationError(
+                    self.env._(
+                        "The overdue invoice thresholds must list distinct numbers of days from 1 to 3650, "
+                        "separated by commas (like 1,7,30): %(error)s",
+                        error=error,
+                    )
+                ) from error
+
     @api.model_create_multi
     def create(self, vals_list):
         companies = super().create(vals_list)
@@ -230,6 +253,10 @@ class ResCompany(models.Model):
     def _lifecycle_ladder(self):
         self.ensure_one()
         return parse_ladder(self.lifecycle_reminder_offsets)
+
+    def _lifecycle_overdue_thresholds(self):
+        self.ensure_one()
+        return parse_thresholds(self.lifecycle_overdue_thresholds)
 
     def _lifecycle_local_date(self, instant, partner):
         """The date at ``instant`` (naive UTC) on ``partner``'s calendar.

@@ -8,6 +8,7 @@ class ResConfigSettings(models.TransientModel):
     lifecycle_reminder_offsets = fields.Char(related="company_id.lifecycle_reminder_offsets", readonly=False)
     lifecycle_renewal_window = fields.Integer(related="company_id.lifecycle_renewal_window", readonly=False)
     lifecycle_lapse_days = fields.Integer(related="company_id.lifecycle_lapse_days", readonly=False)
+    lifecycle_overdue_thresholds = fields.Char(related="company_id.lifecycle_overdue_thresholds", readonly=False)
     lifecycle_wallet_max_deposit = fields.Monetary(
         related="company_id.lifecycle_wallet_max_deposit", readonly=False, currency_field="currency_id"
     )

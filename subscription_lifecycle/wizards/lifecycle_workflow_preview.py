@@ -14,9 +14,11 @@ class LifecycleWorkflowPreview(models.TransientModel):
     model_name = fields.Char(related="workflow_id.model_name")
     deadline_ids = fields.Many2many("lifecycle.deadline", compute="_compute_matches", string="Deadlines today")
     partner_ids = fields.Many2many("res.partner", compute="_compute_matches", string="Customers today")
+    invoice_ids = fields.Many2many("account.move", compute="_compute_matches", string="Invoices today")
     match_count = fields.Integer(compute="_compute_matches")
     deadline_id = fields.Many2one("lifecycle.deadline", string="Preview for deadline")
     partner_id = fields.Many2one("res.partner", string="Preview for customer")
+    invoice_id = fields.Many2one("account.move", string="Preview for invoice")
     email_step_id = fields.Many2one("lifecycle.workflow.step", compute="_compute_email_step")
     template_id = fields.Many2one(related="email_step_id.mail_template_id", string="Email template")
     preview_subject = fields.Char(compute="_compute_preview")
@@ -26,9 +28,9 @@ class LifecycleWorkflowPreview(models.TransientModel):
     def _compute_matches(self):
         for preview in self:
             records = preview.workflow_id._matching_today() if preview.workflow_id else self.env["res.partner"]
-            is_deadline = records._name == "lifecycle.deadline"
-            preview.deadline_ids = records if is_deadline else False
-            preview.partner_ids = records if not is_deadline else False
+            preview.deadline_ids = records if records._name == "lifecycle.deadline" else False
+            preview.partner_ids = records if records._name == "res.partner" else False
+            preview.invoice_ids = records if records._name == "account.move" else False
             preview.match_count = len(records)
 
     @api.depends("workflow_id")
@@ -41,11 +43,15 @@ class LifecycleWorkflowPreview(models.TransientModel):
     def _onchange_workflow_id(self):
         self.deadline_id = self.deadline_ids[:1]
         self.partner_id = self.partner_ids[:1]
+        self.invoice_id = self.invoice_ids[:1]
 
-    @api.depends("email_step_id", "deadline_id", "partner_id")
+    @api.depends("email_step_id", "deadline_id", "partner_id", "invoice_id")
     def _compute_preview(self):
         for preview in self:
-            record = (preview.deadline_id if preview.model_name == "lifecycle.deadline" else preview.partner_id)._origin
+            record = {
+                "lifecycle.deadline": preview.deadline_id,
+                "account.move": preview.invoice_id,
+            }.get(preview.model_name, preview.partner_id)._origin
             if not preview.template_id or not record:
                 preview.preview_subject = preview.preview_body = False
                 continue
