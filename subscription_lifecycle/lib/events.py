@@ -22,6 +22,8 @@ EVENT_CATALOG = (
     ("registration_completed", "Registration completed (first login)", "res.partner"),
     ("customer_deleted", "Customer deleted", "res.partner"),
     ("no_active_service", "No active service for a while", "res.partner"),
+    # automatic renewal (issue 14, item 3): starts the matching dunning workflow
+    ("autorenew_failed", "Automatic renewal payment failed", "lifecycle.deadline"),
 )
 EVENT_SELECTION = [(name, label) for name, label, _model in EVENT_CATALOG]
 
@@ -101,6 +103,18 @@ EVENT_DOCS = {
         {
             "inactive_since": "the day the last service ended (or the customer registered)",
             "days": "the number of days set in the company",
+        },
+    ),
+    # automatic renewal (issue 14, item 3)
+    "autorenew_failed": (
+        "The first automatic payment of a deadline's renewal fails, once per deadline and expiry date; the "
+        "matching workflow's dunning policy (retries, grace, final action) applies to it.",
+        {
+            "order": "the renewal order",
+            "amount": "its total",
+            "currency": "its currency",
+            "message": "what the provider answered",
+            "hard_decline": "whether it is never retried",
         },
     ),
 }
