@@ -287,12 +287,16 @@ class LifecycleAutorenewal(models.Model):
             autorenewal._charge_token(autorenewal.deadline_id._lifecycle_today())
 
     def _final_actions(self):
-        """Run once: the record leaves ``past_due``, so it is never claimed again."""
+        """Run once: the record leaves ``past_due``, so it is never claimed again.
+
+        Only invoices with nothing paid on them are cancelled or written off in full; a partly paid
+        one is left to the team, whom the to-do tells in every case.
+        """
         deadline, order = self.deadline_id, self.sale_order_id
         final_action = self.dunning_workflow_id._dunning_policy(self.company_id)[3]
         self.write({"state": "ended", "next_try_date": False})
         if final_action in ("cancel", "write_off"):
-            invoices = self._open_invoices()
+            invoices = self._open_invoices().filtered(lambda move: move.payment_state == "not_paid")
             if final_action == "write_off":
                 invoices._lifecycle_write_off(
                     self.env._("Bad debt: automatic renewal of %(deadline)s unpaid", deadline=deadline.display_name)
