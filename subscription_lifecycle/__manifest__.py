@@ -22,6 +22,7 @@
         "data/discuss_channel_data.xml",
         "data/sms_template_data.xml",
         "data/lifecycle_workflow_data.xml",
+        "data/lifecycle_dunning_data.xml",
         "data/lifecycle_webhook_data.xml",
         "report/lifecycle_deadline_report.xml",
         "wizards/lifecycle_deadline_report_views.xml",

@@ -3,7 +3,7 @@ from operator import itemgetter
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
 from odoo import http
-from odoo.exceptions import AccessError, MissingError
+from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
 from odoo.http import request
 from odoo.tools import groupby as groupbyelem
 
@@ -150,6 +150,27 @@ class LifecyclePortal(CustomerPortal):
             raise Forbidden(request.env._("This service cannot be renewed from the portal yet."))
         order_sudo = deadline_sudo._portal_renewal_order()
         return request.redirect(order_sudo.get_portal_url())
+
+    @http.route(["/my/deadlines/<int:deadline_id>/autorenew"], type="http", auth="user", methods=["POST"], website=True)
+    def portal_deadline_autorenew(self, deadline_id, autorenew=None, saved_method=None, wallet_first=None, **kw):
+        """The owner switches automatic renewal on or off and picks one of their saved payment methods."""
+        deadline_sudo = (
+            request.env["lifecycle.deadline"].sudo().search([("id", "=", deadline_id), *self._deadline_domain()])
+        )
+        if not deadline_sudo:
+            raise NotFound()
+        try:
+            token = request.env["payment.token"].sudo().browse(int(saved_method)) if saved_method else None
+        except ValueError as error:
+            raise BadRequest(request.env._("Choose one of your saved payment methods.")) from error
+        try:
+            with request.env.cr.savepoint():
+                deadline_sudo._portal_set_autorenew(
+                    bool(autorenew), token or request.env["payment.token"], bool(wallet_first)
+                )
+        except (UserError, ValidationError) as error:
+            raise BadRequest(error.args[0]) from error
+        return request.redirect(f"/my/deadlines/{deadline_id}")
 
     def _channel_options(self):
         return request.env["res.partner"]._fields["lifecycle_channel"]._description_selection(request.env)

@@ -25,6 +25,8 @@ EVENT_CATALOG = (
     # customer invoices (issue 14)
     ("invoice_overdue", "Invoice overdue", "account.move"),
     ("invoice_paid", "Invoice paid", "account.move"),
+    # automatic renewal (issue 14, item 3): starts the matching dunning workflow
+    ("autorenew_failed", "Automatic renewal payment failed", "lifecycle.deadline"),
 )
 EVENT_SELECTION = [(name, label) for name, label, _model in EVENT_CATALOG]
 
@@ -127,6 +129,18 @@ EVENT_DOCS = {
             "amount": "the invoice's total",
             "currency": "ISO code of the currency",
             "payment_state": "paid or in_payment",
+        },
+    ),
+    # automatic renewal (issue 14, item 3)
+    "autorenew_failed": (
+        "The first automatic payment of a deadline's renewal fails, once per deadline and expiry date; the "
+        "matching workflow's dunning policy (retries, grace, final action) applies to it.",
+        {
+            "order": "the renewal order",
+            "amount": "its total",
+            "currency": "its currency",
+            "message": "what the provider answered",
+            "hard_decline": "whether it is never retried",
         },
     ),
 }

@@ -6,6 +6,7 @@ from . import res_company
 from . import res_config_settings
 from . import lifecycle_deadline
 from . import lifecycle_deadline_renewal
+from . import lifecycle_autorenewal
 from . import lifecycle_event
 from . import lifecycle_workflow
 from . import lifecycle_workflow_step
@@ -19,6 +20,8 @@ from . import res_partner
 from . import res_users
 from . import mail_activity
 from . import payment_transaction
+from . import payment_token
+from . import account_move
 from . import lifecycle_webhook_endpoint
 from . import lifecycle_webhook_inbound
 from . import lifecycle_message

@@ -141,6 +141,27 @@ class LifecycleDeadline(models.Model):
     )
     renewal_ids = fields.One2many("lifecycle.deadline.renewal", "deadline_id", string="Renewals", readonly=True)
     renewal_count = fields.Integer(compute="_compute_counts")
+    autorenew = fields.Boolean(
+        string="Renew automatically",
+        tracking=True,
+        help="Renewed and charged by the scheduler the company's number of days before expiry.",
+    )
+    autorenew_token_id = fields.Many2one(
+        "payment.token",
+        string="Payment method",
+        tracking=True,
+        domain="[('partner_id', 'child_of', commercial_partner_id), ('company_id', '=', company_id)]",
+        help="A payment method the customer saved; charged off-session when the balance does not cover it.",
+    )
+    autorenew_wallet_first = fields.Boolean(
+        string="Use the balance first", tracking=True, help="Pay from the customer's wallet balance when it covers it."
+    )
+    autorenewal_id = fields.Many2one(
+        "lifecycle.autorenewal", string="Last automatic renewal", readonly=True, copy=False, index="btree_not_null"
+    )
+    autorenew_state = fields.Selection(
+        related="autorenewal_id.state", store=True, string="Automatic payment", help="Past due: the charge failed."
+    )
     run_count = fields.Integer(compute="_compute_counts")
 
     # Enforced by the database itself; at the RPC boundary Odoo turns a
@@ -250,6 +271,59 @@ class LifecycleDeadline(models.Model):
                         product=deadline.product_id.display_name,
                     )
                 )
+
+    @api.constrains("autorenew", "autorenew_token_id", "autorenew_wallet_first", "partner_id", "company_id")
+    def _check_autorenew(self):
+        for deadline in self.sudo():
+            token = deadline.autorenew_token_id
+            if token and token.partner_id.commercial_partner_id != deadline.commercial_partner_id:
+                raise ValidationError(
+                    self.env._("%(method)s is not a payment method of this customer.", method=token.display_name)
+                )
+            if token and token.company_id != deadline.company_id:
+                raise ValidationError(
+                    self.env._(
+                        "%(method)s belongs to %(company)s, not to %(deadline_company)s.",
+                        method=token.display_name,
+                        company=token.company_id.name,
+                        deadline_company=deadline.company_id.name,
+                    )
+                )
+            if not deadline.autorenew:
+                continue
+            if not (token or deadline.autorenew_wallet_first):
+                raise ValidationError(
+                    self.env._(
+                        "Automatic renewal needs a saved payment method or the balance to pay with (%(deadline)s).",
+                        deadline=deadline.display_name,
+                    )
+                )
+            deadline._check_autorenew_currency()
+
+    def _check_autorenew_currency(self):
+        """The renewal order's currency must be the deadline's, the wallet's and one the token's provider takes."""
+        currency = self.renewal_currency_id
+        token = self.autorenew_token_id
+        wallets = self.env["lifecycle.wallet"].search(
+            [("partner_id", "=", self.commercial_partner_id.id), ("company_id", "=", self.company_id.id)]
+        )
+        if (
+            currency != self.currency_id
+            or (
+                token
+                and token.provider_id.available_currency_ids
+                and currency not in token.provider_id.available_currency_ids
+            )
+            or (self.autorenew_wallet_first and wallets and currency not in wallets.currency_id)
+        ):
+            raise ValidationError(
+                self.env._(
+                    "%(deadline)s cannot renew automatically: it is in %(currency)s but the renewal, the balance "
+                    "or the payment method is in another currency.",
+                    deadline=self.display_name,
+                    currency=self.currency_id.name,
+                )
+            )
 
     @api.constrains("anchor_day")
     def _check_anchor_day(self):
@@ -398,7 +472,7 @@ class LifecycleDeadline(models.Model):
 
     @api.model
     def _cron_schedule(self, now=None):
-        """Hourly, to catch each time zone's midnight: expire what is past, then emit due reminders.
+        """Hourly, to catch each time zone's midnight: expire what is past, renew automatically, emit reminders.
 
         ``now`` (naive UTC, default: the clock) is the instant to run at; each
         customer's date at that instant decides. Running it again the same
@@ -406,6 +480,8 @@ class LifecycleDeadline(models.Model):
         """
         now = now or fields.Datetime.now()
         self._cron_expire(now=now)
+        # before the reminders: a deadline renewed automatically gets no reminder for the old expiry
+        self.env["lifecycle.autorenewal"]._cron_autorenew(now=now)
         self._emit_due_reminders(now=now)
         self._emit_no_active_service(now=now)
 
@@ -712,6 +788,32 @@ class LifecycleDeadline(models.Model):
             ],
         }
         return orders.new(values) if preview else orders.create(values)
+
+    def _portal_autorenew_tokens(self):
+        """The payment methods the customer saved that may pay this deadline (sudo: the portal shows them)."""
+        self.ensure_one()
+        return (
+            self.env["payment.token"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "child_of", self.commercial_partner_id.id),
+                    ("company_id", "=", self.company_id.id),
+                    ("active", "=", True),
+                ]
+            )
+        )
+
+    def _portal_set_autorenew(self, enabled, token, wallet_first):
+        """The customer's choice from the portal: checked as the back office's (see ``_check_autorenew``)."""
+        self.ensure_one()
+        if self.state not in ("active", "expired"):
+            raise UserError(
+                self.env._("%(deadline)s is not running: it cannot renew automatically.", deadline=self.display_name)
+            )
+        if token and token not in self._portal_autorenew_tokens():
+            raise UserError(self.env._("Choose one of your saved payment methods."))
+        self.write({"autorenew": enabled, "autorenew_token_id": token.id, "autorenew_wallet_first": wallet_first})
 
     def _renewal_price(self):
         """``(amount, currency)``: what renewing costs the customer, taxes included."""

@@ -74,6 +74,22 @@ class LifecycleWorkflow(models.Model):
         "keeps those of a smaller one.",
     )
     pilot_skipped_count = fields.Integer(compute="_compute_run_count", string="Skipped by the pilot")
+    # The dunning policy of a workflow started by a failed automatic renewal: the first matching
+    # one (sequence, segment) decides the retries and final action of that renewal, the company's
+    # settings when none matches; its steps run as any workflow's.
+    dunning_tries = fields.Integer(string="Payment retries", default=8, tracking=True)
+    dunning_days = fields.Integer(string="Retries over (days)", default=14, tracking=True)
+    dunning_grace_days = fields.Integer(string="Grace days", tracking=True)
+    dunning_final_action = fields.Selection(
+        [
+            ("cancel", "Cancel the deadline, the renewal order and its open invoice"),
+            ("write_off", "Cancel the deadline and write the open invoice off to bad debt"),
+            ("none", "Only notify the team"),
+        ],
+        string="When the retries run out",
+        default="cancel",
+        tracking=True,
+    )
 
     @api.depends("event_type")
     def _compute_model_name(self):
@@ -157,6 +173,28 @@ class LifecycleWorkflow(models.Model):
                         'defines it: lower-case letters, digits, "_", "." and "-", e.g. trial.started.'
                     )
                 )
+
+    @api.constrains("event_type", "dunning_tries", "dunning_days")
+    def _check_dunning_policy(self):
+        for workflow in self.filtered(lambda workflow: workflow.event_type == "autorenew_failed"):
+            if not 1 <= workflow.dunning_tries <= workflow.dunning_days <= 365:
+                raise ValidationError(
+                    self.env._(
+                        "Payment retries of %(workflow)s: at least one, at most one a day, over at most 365 days.",
+                        workflow=workflow.name,
+                    )
+                )
+
+    def _dunning_policy(self, company):
+        """``(tries, days, grace days, final action)`` of this dunning workflow, or ``company``'s without one."""
+        if self:
+            return self.dunning_tries, self.dunning_days, self.dunning_grace_days, self.dunning_final_action
+        return (
+            company.lifecycle_dunning_tries,
+            company.lifecycle_dunning_days,
+            company.lifecycle_dunning_grace_days,
+            company.lifecycle_dunning_final_action,
+        )
 
     @api.constrains("test_mode", "test_recipients")
     def _check_test_recipients(self):

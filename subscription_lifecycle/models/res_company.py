@@ -124,6 +124,47 @@ class ResCompany(models.Model):
     lifecycle_telegram_secret = fields.Char(
         string="Telegram webhook secret", groups="base.group_system", copy=False, readonly=True
     )
+    # Automatic renewal and dunning (issue 14, items 2 and 3): the policy is the company's, as the
+    # reminder ladder is; one failed charge is one record (lifecycle.autorenewal) that carries its
+    # own retries and final actions, exactly once, which an event-triggered workflow run cannot.
+    lifecycle_autorenew_days = fields.Integer(
+        string="Auto-renew days before expiry",
+        default=3,
+        help="Deadlines set to renew automatically are renewed and charged this many days before they expire.",
+    )
+    lifecycle_dunning_tries = fields.Integer(
+        string="Payment retries",
+        default=8,
+        help="How many times a failed automatic payment is tried again (never after a hard decline).",
+    )
+    lifecycle_dunning_days = fields.Integer(
+        string="Retries over (days)",
+        default=14,
+        help="The retries are spread over this many days after the first failure, with a little jitter.",
+    )
+    lifecycle_dunning_grace_days = fields.Integer(
+        string="Grace days",
+        default=0,
+        help="Days after the last failed retry before the final actions run.",
+    )
+    lifecycle_dunning_final_action = fields.Selection(
+        [
+            ("cancel", "Cancel the deadline, the renewal order and its open invoice"),
+            ("write_off", "Cancel the deadline and write the open invoice off to bad debt"),
+            ("none", "Only notify the team"),
+        ],
+        string="When the retries run out",
+        default="cancel",
+        required=True,
+        help="When no dunning workflow matches the deadline; the team is notified in every case.",
+    )
+    lifecycle_bad_debt_account_id = fields.Many2one(
+        "account.account",
+        string="Bad-debt account",
+        domain="[('account_type', 'in', ('expense', 'expense_other'))]",
+        help="Debited by the credit notes that write off the unpaid invoices of failed automatic renewals; "
+        "when empty, the company's default expense account.",
+    )
 
     @api.constrains("lifecycle_renewal_window")
     def _check_lifecycle_renewal_window(self):
@@ -134,6 +175,21 @@ class ResCompany(models.Model):
     def _check_lifecycle_lapse_days(self):
         if any(not 1 <= company.lifecycle_lapse_days <= 3650 for company in self):
             raise ValidationError(self.env._("The days without active service are a number from 1 to 3650."))
+
+    @api.constrains("lifecycle_autorenew_days", "lifecycle_dunning_tries", "lifecycle_dunning_days")
+    def _check_lifecycle_autorenew_policy(self):
+        for company in self:
+            if not 0 <= company.lifecycle_autorenew_days <= 365:
+                raise ValidationError(self.env._("Auto-renewal happens from 0 to 365 days before expiry."))
+            if not 1 <= company.lifecycle_dunning_tries <= company.lifecycle_dunning_days <= 365:
+                raise ValidationError(
+                    self.env._(
+                        "Payment retries: at least one, at most one a day, over at most 365 days "
+                        "(%(tries)s over %(days)s days).",
+                        tries=company.lifecycle_dunning_tries,
+                        days=company.lifecycle_dunning_days,
+                    )
+                )
 
     @api.constrains("lifecycle_reminder_offsets")
     def _check_lifecycle_reminder_offsets(self):

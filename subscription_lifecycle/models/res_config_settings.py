@@ -16,6 +16,14 @@ class ResConfigSettings(models.TransientModel):
     lifecycle_wallet_expense_account_id = fields.Many2one(
         related="company_id.lifecycle_wallet_expense_account_id", readonly=False
     )
+    lifecycle_autorenew_days = fields.Integer(related="company_id.lifecycle_autorenew_days", readonly=False)
+    lifecycle_dunning_tries = fields.Integer(related="company_id.lifecycle_dunning_tries", readonly=False)
+    lifecycle_dunning_days = fields.Integer(related="company_id.lifecycle_dunning_days", readonly=False)
+    lifecycle_dunning_grace_days = fields.Integer(related="company_id.lifecycle_dunning_grace_days", readonly=False)
+    lifecycle_dunning_final_action = fields.Selection(
+        related="company_id.lifecycle_dunning_final_action", readonly=False
+    )
+    lifecycle_bad_debt_account_id = fields.Many2one(related="company_id.lifecycle_bad_debt_account_id", readonly=False)
     lifecycle_webhook_allow_http = fields.Boolean(related="company_id.lifecycle_webhook_allow_http", readonly=False)
     lifecycle_webhook_allow_private = fields.Boolean(
         related="company_id.lifecycle_webhook_allow_private", readonly=False

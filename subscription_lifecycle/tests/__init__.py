@@ -28,3 +28,4 @@ from . import test_channels
 from . import test_reminder_analytics
 from . import test_wallet_accounting
 from . import test_invoice_events
+from . import test_autorenew
