@@ -23,9 +23,11 @@ _logger = logging.getLogger(__name__)
 # being sent when its lease is over was sent by a worker that died before
 # recording the answer: it may have reached the customer, so it becomes
 # unknown and is never sent again by itself. Longer than a batch can take:
-# BATCH_SIZE requests of at most 10 s each, 8 at a time.
+# BATCH_SIZE requests of at most 10 s each, 8 at a time; or SMS_PER_BATCH SMS,
+# which Odoo's providers send one after the other (Twilio: at most 10 s each).
 LEASE = timedelta(minutes=5)
 BATCH_SIZE = 50
+SMS_PER_BATCH = 20
 SENDER_CRON = "subscription_lifecycle.ir_cron_lifecycle_message_send"
 WHATSAPP_API_URL = "subscription_lifecycle.whatsapp_api_url"  # system parameter: the Graph API's base URL
 
@@ -33,18 +35,21 @@ WHATSAPP_API_URL = "subscription_lifecycle.whatsapp_api_url"  # system parameter
 class LifecycleMessage(models.Model):
     """One message to one person on a messaging channel: the outbox row, then its log.
 
-    Odoo's own queues carry email (mail.mail) and SMS (sms.sms); this one
-    carries the channels Odoo Community has no queue for. A message is
-    written in the transaction of the workflow step that sends it, so a
-    rolled-back step sends nothing, and the sender cron sends it once that
-    is committed (``_cron_send``).
+    Odoo's own queue carries email (mail.mail); this one carries the
+    channels Odoo Community has no queue for, and SMS, whose ``sms.sms``
+    Odoo's SMS cron would send again after a worker died between the
+    provider's answer and its commit (``_send_sms``). A message is written in
+    the transaction of the workflow step that sends it, so a rolled-back step
+    sends nothing, and the sender cron sends it once that is committed
+    (``_cron_send``).
 
     Channel interface: ``_outgoing_<channel>()`` returns the requests
     (``lib.webhook_http.Outgoing``, keyed by message id) of these messages;
     a message it cannot build one for gets its ``error`` written and no
     request, and fails. ``_result_<channel>(outcome)`` reads the service's
     answer to one message into a ``lib.messaging.Result`` (``_classify``
-    does the generic part).
+    does the generic part). SMS leave through Odoo's SMS providers instead
+    (``_send_sms``).
     """
 
     _name = "lifecycle.message"
@@ -52,7 +57,9 @@ class LifecycleMessage(models.Model):
     _order = "id desc"
     _rec_name = "recipient"
 
-    channel = fields.Selection([("whatsapp", "WhatsApp"), ("telegram", "Telegram")], required=True, readonly=True)
+    channel = fields.Selection(
+        [("whatsapp", "WhatsApp"), ("telegram", "Telegram"), ("sms", "SMS")], required=True, readonly=True
+    )
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True, index=True, ondelete="cascade")
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
     workflow_run_id = fields.Many2one(
@@ -83,6 +90,10 @@ class LifecycleMessage(models.Model):
     provider_message_id = fields.Char(string="Service's id", readonly=True, index="btree_not_null", copy=False)
     error = fields.Char(readonly=True)
     date_sent = fields.Datetime(string="Sent on", readonly=True)
+    # Odoo's SMS, shown in the chatter with its delivery status; sent SMS are deleted by Odoo's autovacuum
+    sms_id = fields.Many2one(
+        "sms.sms", string="SMS", readonly=True, index="btree_not_null", ondelete="set null", groups="base.group_system"
+    )
 
     _due_idx = models.Index("(next_attempt_at) WHERE state IN ('queued', 'sending')")
 
@@ -114,6 +125,9 @@ class LifecycleMessage(models.Model):
         self.sudo().write(
             {"state": "queued", "next_attempt_at": fields.Datetime.now(), "attempt_count": 0, "error": False}
         )
+        sms = self.sudo().sms_id
+        sms.sms_tracker_id._action_update_from_sms_state("outgoing")  # the chatter shows it waiting again
+        sms.write({"state": "process", "failure_type": False})
         self._trigger_sender()
 
     def action_mark_sent(self):
@@ -124,6 +138,7 @@ class LifecycleMessage(models.Model):
         self.sudo().write(
             {"state": "sent", "error": self.env._("Confirmed as received by %(user)s.", user=self.env.user.name)}
         )
+        self.sudo().sms_id._update_sms_state_and_trackers("pending")  # "Sent", as Odoo says of a sent SMS
 
     def _check_decision(self):
         """Managers decide, on the messages of their companies: messages are read-only to everyone else."""
@@ -152,28 +167,34 @@ class LifecycleMessage(models.Model):
         with Sender() as http:
             while ids := self.env["lifecycle.workflow.run"]._claim("lifecycle_message", due, batch_size, True):
                 messages = outbox.browse(ids)
+                # Odoo's providers send SMS one by one: the batch's SMS stay few enough for the lease,
+                # the rest stay queued (never marked, never sent) for the next claim
+                sms = messages.filtered(lambda message: message.channel == "sms")
+                messages -= sms[SMS_PER_BATCH:]
+                sms = sms[:SMS_PER_BATCH]
                 # one UPDATE per attempt count in the batch, not one per message
                 for count, group in messages.grouped("attempt_count").items():
                     group.write({"state": "sending", "attempt_count": count + 1, "next_attempt_at": now + LEASE})
                 # should this worker die, the sender wakes up when the lease ends, not an hour later
                 outbox._trigger_sender(now + LEASE)
                 outgoing = []
-                for channel, group in messages.grouped("channel").items():
+                for channel, group in (messages - sms).grouped("channel").items():
                     outgoing += getattr(group, f"_outgoing_{channel}")()
                 crons._commit_progress()  # the claim: nothing leaves before it is committed
-                messages._record(http.send_all(outgoing), now)
-                if not crons._commit_progress(len(ids)):
+                messages._record(http.send_all(outgoing), now, sms._send_sms())
+                if not crons._commit_progress(len(messages)):
                     break
         outbox._schedule_wake_up()
 
     def _expire_leases(self, now):
         """Make the messages a dead worker left being sent unknown, and say so where staff look."""
         self.env.flush_all()
+        reason = self.env._("The sending stopped before the service answered: it may or may not have been sent.")
         self.env.cr.execute(
             SQL(
                 "UPDATE lifecycle_message SET state = 'unknown', next_attempt_at = NULL, error = %s"
                 " WHERE state = 'sending' AND next_attempt_at <= %s RETURNING id",
-                self.env._("The sending stopped before the service answered: it may or may not have been sent."),
+                reason,
                 now,
             )
         )
@@ -181,15 +202,22 @@ class LifecycleMessage(models.Model):
         if lost:
             self.invalidate_model(["state", "next_attempt_at", "error"])
             _logger.warning("%s message(s) left being sent by a stopped worker are now unknown", len(lost))
+            lost.filtered(lambda message: message.channel == "sms")._sms_unknown(reason)
             lost._report_problems()
 
-    def _record(self, outcomes, now):
-        """Move each message on from its channel's reading of the answer (``lib.messaging``)."""
+    def _record(self, outcomes, now, results=None):
+        """Move each message on from its channel's reading of the answer (``lib.messaging``).
+
+        ``results`` are the ``Result`` of messages sent another way than by
+        ``outcomes`` (SMS), by message id. One write per message costs no
+        query more than one per distinct outcome: the ORM's flush updates all
+        the rows that changed the same columns in one UPDATE.
+        """
         messages = {message.id: message for message in self}
-        results = {
-            outcome.key: getattr(messages[outcome.key], f"_result_{messages[outcome.key].channel}")(outcome)
-            for outcome in outcomes
-        }
+        results = dict(results or {})
+        for outcome in outcomes:
+            message = messages[outcome.key]
+            results[outcome.key] = getattr(message, f"_result_{message.channel}")(outcome)
         # a message its channel could not even build a request for failed at once
         for message in self:
             results.setdefault(message.id, message._build_error())
@@ -375,6 +403,55 @@ class LifecycleMessage(models.Model):
         problems._report_problems()
         return not later
 
+    # ------------------------------------------------------------------
+    # SMS (Odoo's sms.sms and the company's provider)
+    # ------------------------------------------------------------------
+    def _send_sms(self):
+        """Send these messages' SMS with Odoo's SMS machinery; their ``Result`` by message id.
+
+        The workflow step queued each ``sms.sms`` as *Processing*, a state
+        Odoo's SMS cron and ``sms.sms.send`` never take (they send *In Queue*
+        SMS only, and commit after the provider answered: a worker killed in
+        between would send them again). Here they go, already claimed and
+        committed, through Odoo's own split by provider (IAP, or Twilio per
+        company with sms_twilio) and batch size, and ``_send``: the provider,
+        the SMS's state, failure type and chatter notification are Odoo's.
+        """
+        sms = self.sms_id
+        for sms_api, group in sms._split_by_api():
+            for batch_ids in group._split_batch():
+                sms.browse(batch_ids).with_context(sms_api=sms_api)._send(unlink_failed=False)
+        results = {}
+        for message in self:
+            if message.sms_id:
+                results[message.id] = message._result_sms()
+            else:
+                message.error = self.env._("The SMS was deleted before it could be sent.")
+        return results
+
+    def _result_sms(self):
+        """Read the state Odoo gave the SMS: the provider took it, refused it, or did not answer (unknown)."""
+        sms = self.sms_id
+        if sms.state != "error":
+            return Result(SENT, provider_id=sms["sms_twilio_sid"] if "sms_twilio_sid" in sms._fields else "")
+        labels = dict(sms._fields["failure_type"]._description_selection(self.env))
+        reason = sms.sms_tracker_id.mail_notification_id.failure_reason or labels.get(sms.failure_type, "")
+        if sms.failure_type == "sms_server":  # no answer, or not one Odoo could read: it may have left
+            return Result(
+                UNKNOWN,
+                error=self.env._(
+                    "The SMS provider did not answer clearly (%(error)s): it may or may not have been sent.",
+                    error=reason,
+                ),
+            )
+        return Result(FAILED, error=reason)
+
+    def _sms_unknown(self, reason):
+        """Show these messages' SMS as errors for ``reason`` (in the chatter too): Odoo never sends them again."""
+        self.sms_id.write({"state": "error", "failure_type": "unknown"})
+        self.sms_id.sms_tracker_id._action_update_from_sms_state("error", failure_type="unknown", failure_reason=reason)
+
+    # ------------------------------------------------------------------
     # Telegram (lib.telegram)
     # ------------------------------------------------------------------
     def _outgoing_telegram(self):

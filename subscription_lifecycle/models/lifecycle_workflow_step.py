@@ -1018,13 +1018,14 @@ class LifecycleWorkflowStep(models.Model):
         does not fit: it reads numbers its own way, loads the whole blacklist
         and leaves no delivery status in the chatter.
 
-        Odoo's SMS cron sends the queue after the engine commits, with the
-        provider of the message's company (IAP, or Twilio with sms_twilio).
-        Sent at most once? The cron locks its batch, calls the provider,
-        then commits the new states: a worker killed between the provider's
-        answer and that commit leaves the SMS "In Queue" and the next cron
-        sends it again (``sms.sms.send`` warns about it); the engine's side
-        never queues one twice, the SMS is created in the run's transaction.
+        Each SMS leaves through the outbox (``lifecycle.message``, channel
+        ``sms``), not Odoo's SMS cron: that cron commits only after the
+        provider answered, so a worker killed in between would send the SMS
+        again. The ``sms.sms`` is queued as *Processing*, which Odoo's cron
+        never takes; the outbox's sender claims it, commits, then sends it
+        with Odoo's SMS machinery and the provider of the message's company
+        (IAP, or Twilio with sms_twilio): sent once at most, an outcome lost
+        with a worker is *unknown* and left to staff.
         """
         reach = {}
         targets = {run: self._recipient(run, records[run]) for run in runs}
@@ -1066,7 +1067,7 @@ class LifecycleWorkflowStep(models.Model):
                 bodies={record.id: sms_content_to_rendered_html(bodies[record.id]) for record in firsts},
                 message_type="sms",
             )
-            # the SMS cron sends each SMS with the provider of its message's company
+            # the outbox sends each SMS with the provider of its message's company
             by_company = defaultdict(list)
             for run, message in zip(batch, messages, strict=True):
                 by_company[targets[run][1]].append(message.id)
@@ -1078,7 +1079,7 @@ class LifecycleWorkflowStep(models.Model):
                     "number": numbers[run],
                     "partner_id": targets[run][0].id,
                     "mail_message_id": message.id,
-                    "state": "outgoing",
+                    "state": "process",  # the outbox's, never Odoo's SMS cron's (see _run_sms_batch)
                 }
                 for run, message in zip(batch, messages, strict=True)
             ]
@@ -1100,6 +1101,20 @@ class LifecycleWorkflowStep(models.Model):
                         "notification_status": "ready",
                     }
                     for one, message in zip(sms, messages, strict=True)
+                ]
+            )
+            self.env["lifecycle.message"]._enqueue(
+                [
+                    {
+                        "channel": "sms",
+                        "partner_id": one.partner_id.id,
+                        "company_id": targets[run][1].id,
+                        "workflow_run_id": run.id,
+                        "recipient": one.number,
+                        "body": one.body,
+                        "sms_id": one.id,
+                    }
+                    for run, one in zip(batch, sms, strict=True)
                 ]
             )
             for run, one in zip(batch, sms, strict=True):

@@ -22,7 +22,7 @@ from . import test_event_catalog
 from . import test_internal_alerts
 from . import test_marketing_steps
 from . import test_whatsapp
-from . import test_whatsapp_workers
+from . import test_outbox_workers
 from . import test_telegram
 from . import test_channels
 from . import test_reminder_analytics

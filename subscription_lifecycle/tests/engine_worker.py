@@ -10,15 +10,23 @@ finds the job ready: the job's row locked, its progress recorded, its
 batches committed, the job rescheduled. It runs the job again for as long
 as the job says work is left (Odoo makes it ready again at once), and ends
 when the job is done.
+
+With ``LIFECYCLE_TEST_TWILIO_ROOT`` in its environment, its requests to
+Twilio's API go to that local server (``twilio_local.py``).
 """
 
+import os
 import sys
+
+from twilio_local import TWILIO_ROOT, send_twilio_to  # this script's folder
 
 from odoo.tools import SQL, config
 
 
 def main():
     job_xmlid = sys.argv[1]
+    if os.environ.get(TWILIO_ROOT):
+        send_twilio_to(os.environ[TWILIO_ROOT])
     config.parse_config(sys.argv[2:], setup_logging=True)
     # after the configuration, as odoo-bin does: it sets where the addons are
     from odoo import SUPERUSER_ID, api  # noqa: PLC0415

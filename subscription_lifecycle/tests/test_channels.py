@@ -1,18 +1,19 @@
 import base64
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit
 
 from odoo import http
 from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tools import mute_logger
 
 from odoo.addons.sms.tests.common import SMSCase
 
+from ..lib.messaging import FAILED, SENT, Result
 from .common import LifecycleCommon
 from .test_engine import NOW, TODAY, EngineCommon
 from .test_whatsapp import WHATSAPP_SETTINGS
+from .twilio_local import TWILIO_NUMBER, TWILIO_SID, LocalTwilio, twilio_settings
 from .webhook_server import WebhookServer
-
-TWILIO_SID = "AC0123456789abcdef0123456789abcdef"
 
 
 class ChannelCommon(EngineCommon):
@@ -24,9 +25,10 @@ class ChannelCommon(EngineCommon):
         cls.customer.write({"phone": "0151 23456789", "country_id": cls.de.id})
         cls.ladder.active = False  # the shipped reminders write too: only the workflows of each test here
 
-    def _sms_cron(self):
-        """What Odoo's SMS cron does after the engine's commit, less its own commit (no commit in tests)."""
-        self.env["sms.sms"].sudo().search([("state", "=", "outgoing")]).send()
+    def _sms_sender(self, now=NOW):
+        """What the outbox's sender does with the queued SMS once its claim is committed, less the commits."""
+        messages = self.env["lifecycle.message"].sudo().search([("channel", "=", "sms"), ("state", "=", "queued")])
+        messages._record([], now, messages._send_sms())
 
     def _customers(self, *values):
         return self.env["res.partner"].create(
@@ -79,10 +81,10 @@ class TestSmsStep(ChannelCommon, SMSCase):
             self.assertRegex(logs[-1], r"SMS \d+ queued for \+4915123456789\.")
             self.assertEqual(self._sms, [], "nothing leaves with the engine's transaction")
             message, sms = self._sms_of(deadline)
-            self.assertEqual((sms.state, sms.number, sms.partner_id), ("outgoing", "+4915123456789", self.customer))
+            self.assertEqual((sms.state, sms.number, sms.partner_id), ("process", "+4915123456789", self.customer))
             self.assertIn("Maintenance contract expires on", sms.body)
             self.assertIn(f"/my/deadlines/{deadline.id}?access_token=", sms.body)
-            self._sms_cron()
+            self._sms_sender()
         self.assertSMSIapSent(["+4915123456789"], content="Maintenance contract expires on")
         self.assertEqual(sms.state, "pending", "sent, waiting for the delivery report")
         notification = message.notification_ids
@@ -91,6 +93,79 @@ class TestSmsStep(ChannelCommon, SMSCase):
             ("sms", "pending", self.customer),
             "the chatter shows the SMS's delivery status",
         )
+
+    def _queue_reminder_sms(self):
+        """The customer's 3-day reminder queued by SMS: its workflow, deadline, chatter message, SMS and outbox row."""
+        workflow = self._sms_workflow(self.customer)
+        deadline = self._due_in_3_days(self.customer)
+        self._day(0)
+        message, sms = self._sms_of(deadline)
+        outbox = self.env["lifecycle.message"].sudo().search([("workflow_run_id", "in", workflow.run_ids.ids)])
+        self.assertEqual((outbox.channel, outbox.state, outbox.sms_id), ("sms", "queued", sms))
+        return workflow, deadline, message, sms, outbox
+
+    def test_odoos_sms_cron_leaves_the_queued_sms_to_the_outbox_which_sends_it_once(self):
+        with self.mockSMSGateway():
+            _workflow, _deadline, message, sms, outbox = self._queue_reminder_sms()
+            self.env["sms.sms"]._process_queue()  # Odoo's SMS cron job
+            self.assertEqual(self._sms, [], "Odoo's SMS cron does not send it")
+            self.assertEqual(sms.state, "process")
+            self._sms_sender()
+            self.env["sms.sms"]._process_queue()
+            self._sms_sender()
+        self.assertSMSIapSent(["+4915123456789"], content="Maintenance contract expires on")
+        self.assertEqual(len(self._sms), 1, "sent once")
+        self.assertEqual((outbox.state, outbox.date_sent), ("sent", NOW))
+        self.assertEqual(message.notification_ids.notification_status, "pending")
+
+    def test_an_sms_whose_sender_died_is_unknown_in_the_chatter_and_leaves_again_only_when_a_manager_says_so(self):
+        with self.mockSMSGateway():
+            workflow, deadline, message, sms, outbox = self._queue_reminder_sms()
+            # a sender claimed it, committed, and died before the provider's answer was recorded
+            outbox.write({"state": "sending", "attempt_count": 1, "next_attempt_at": NOW})
+            with mute_logger("odoo.addons.subscription_lifecycle.models.lifecycle_message"):
+                self.env["lifecycle.message"]._expire_leases(NOW + timedelta(seconds=1))
+            self.env["sms.sms"]._process_queue()
+            self._sms_sender()
+            self.assertEqual(self._sms, [], "neither Odoo's cron nor the outbox sends it again")
+            self.assertEqual(outbox.state, "unknown")
+            self.assertEqual((sms.state, sms.failure_type), ("error", "unknown"))
+            notification = message.notification_ids
+            self.assertEqual(notification.notification_status, "exception", "the chatter shows it failed")
+            self.assertIn("stopped before the service answered", notification.failure_reason)
+            self.assertRegex(self._logs(workflow, deadline)[1][-1], r"SMS message to \+4915123456789: outcome unknown")
+
+            outbox.with_user(self.lc_manager).action_send_again()
+            self.assertEqual(
+                (outbox.state, sms.state, notification.notification_status), ("queued", "process", "ready")
+            )
+            self._sms_sender()
+        self.assertSMSIapSent(["+4915123456789"])
+        self.assertEqual((outbox.state, sms.state, notification.notification_status), ("sent", "pending", "pending"))
+
+    def test_recording_a_batchs_outcomes_takes_as_many_queries_for_12_messages_as_for_3(self):
+        def queries_for(count):
+            messages = (
+                self.env["lifecycle.message"]
+                .sudo()
+                .create(
+                    [
+                        {"channel": "sms", "company_id": self.company.id, "recipient": f"+4915123456{index:03d}"}
+                        for index in range(count)
+                    ]
+                )
+            )
+            half = count // 2
+            results = {message.id: Result(SENT) for message in messages[:half]}
+            results.update({message.id: Result(FAILED, error="Wrong Number Format") for message in messages[half:]})
+            self.env.flush_all()
+            before = self.env.cr.sql_log_count
+            messages._record([], NOW, results)
+            self.env.flush_all()
+            self.assertEqual(messages.mapped("state"), ["sent"] * half + ["failed"] * (count - half))
+            return self.env.cr.sql_log_count - before
+
+        self.assertEqual(queries_for(3), queries_for(12), "the queries do not grow with the batch")
 
     def test_blacklisted_invalid_and_missing_numbers_skip_the_sms_and_the_runs_go_on(self):
         france = self.env.ref("base.fr")
@@ -155,7 +230,7 @@ class TestSmsStep(ChannelCommon, SMSCase):
 
 
 @tagged("post_install", "-at_install")
-class TestSmsTwilio(ChannelCommon):
+class TestSmsTwilio(LocalTwilio, ChannelCommon):
     """Issue 12, item 1: a company that chose Twilio sends through Twilio's REST API (a local server here)."""
 
     @classmethod
@@ -163,26 +238,11 @@ class TestSmsTwilio(ChannelCommon):
         super().setUpClass()
         cls.twilio = WebhookServer()
         cls.addClassCleanup(cls.twilio.stop)
-        cls.company.sudo().write(
-            {
-                "sms_provider": "twilio",
-                "sms_twilio_account_sid": TWILIO_SID,
-                "sms_twilio_auth_token": "twilio-token",
-                "sms_twilio_number_ids": [(0, 0, {"country_id": cls.de.id, "number": "+4930901820"})],
-            }
-        )
+        cls.company.sudo().write(twilio_settings(cls.de))
 
     def setUp(self):
         super().setUp()
         self.twilio.requests.clear()
-
-    @classmethod
-    def _request_handler(cls, s, r, /, **kw):
-        # sms_twilio calls https://api.twilio.com: only the transport goes to the local server
-        url = urlsplit(r.url)
-        if url.hostname == "api.twilio.com":
-            r.url = urlunsplit(("http", f"127.0.0.1:{cls.twilio.port}", url.path, url.query, url.fragment))
-        return super()._request_handler(s, r, **kw)
 
     def _send(self):
         workflow = self._sms_workflow(self.customer)
@@ -190,13 +250,13 @@ class TestSmsTwilio(ChannelCommon):
         self._day(0)
         self.assertRegex(self._logs(workflow, deadline)[1][-1], r"SMS \d+ queued for \+4915123456789\.")
         self.assertEqual(self.twilio.requests, [], "nothing leaves with the engine's transaction")
-        self._sms_cron()
+        self._sms_sender()
         [received] = self.twilio.requests
         self.assertEqual(received.path, f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json")
         credentials = base64.b64encode(f"{TWILIO_SID}:twilio-token".encode()).decode()
         self.assertEqual(received.headers["authorization"], f"Basic {credentials}")
         form = parse_qs(received.body.decode())
-        self.assertEqual((form["To"], form["From"]), (["+4915123456789"], ["+4930901820"]))
+        self.assertEqual((form["To"], form["From"]), (["+4915123456789"], [TWILIO_NUMBER]))
         self.assertIn("Maintenance contract expires on", form["Body"][0])
         return self._sms_of(deadline)
 

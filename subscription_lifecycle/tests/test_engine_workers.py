@@ -192,8 +192,11 @@ class EngineWorkersCommon(TransactionCase):
     # ------------------------------------------------------------------
     # Workers
     # ------------------------------------------------------------------
-    def _start_workers(self, jobs):
-        """A worker process for each cron job of ``jobs`` (xmlids), their registry loaded, waiting for ``_go``."""
+    def _start_workers(self, jobs, **environ):
+        """A worker process for each cron job of ``jobs`` (xmlids), their registry loaded, waiting for ``_go``.
+
+        ``environ``: variables added to the workers' environment.
+        """
         options = [
             f"--addons-path={','.join(config['addons_path'])}",
             f"--data-dir={config['data_dir']}",
@@ -203,7 +206,7 @@ class EngineWorkersCommon(TransactionCase):
             "--log-level=warn",
         ]
         options += [f"--{name}={config[name]}" for name in ("db_host", "db_port", "db_user") if config[name]]
-        environ = dict(os.environ)
+        environ = {**os.environ, **environ}
         if config["db_password"]:
             environ["PGPASSWORD"] = config["db_password"]  # kept out of the command line
         workers = []
