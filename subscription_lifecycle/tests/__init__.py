@@ -29,3 +29,4 @@ from . import test_reminder_analytics
 from . import test_wallet_accounting
 from . import test_invoice_events
 from . import test_autorenew
+from . import test_i18n
