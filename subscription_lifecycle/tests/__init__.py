@@ -27,3 +27,4 @@ from . import test_telegram
 from . import test_channels
 from . import test_reminder_analytics
 from . import test_wallet_accounting
+from . import test_demo
