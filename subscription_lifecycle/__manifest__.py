@@ -51,6 +51,10 @@
     ],
     "demo": [
         "demo/lifecycle_demo.xml",
+        "demo/lifecycle_demo_customers.xml",
+        "demo/lifecycle_demo_reminders.xml",
+        "demo/lifecycle_demo_wallets.xml",
+        "demo/lifecycle_demo_engine.xml",
     ],
     "assets": {
         "web.assets_backend": [

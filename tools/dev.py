@@ -3,6 +3,7 @@
 
     python3 tools/dev.py run     # local database with demo data, prints URL + logins
     python3 tools/dev.py test    # lint + every test on a fresh throw-away database
+    python3 tools/dev.py screenshots  # the README's screenshots, retaken from the demo database
 
 Odoo 19 is found as an importable ``odoo`` package or through ``ODOO_PATH``
 (an Odoo 19 source tree holding ``odoo-bin``).  PostgreSQL is found through the
@@ -437,6 +438,66 @@ def run_server(args):
     return subprocess.run(odoo, env=env, check=False).returncode
 
 
+def screenshot_server_commands(command, addons_path, database, port, exists):
+    """odoo-bin's arguments for ``screenshots``: bring the demo database up to date, then serve it.
+
+    The server runs no cron, so that nothing is sent and nothing changes while
+    the screens are taken; it serves on loopback only.
+    """
+    common = [*command, f"--addons-path={addons_path}", f"--database={database}", f"--db-filter=^{database}$"]
+    prepare = [
+        *common,
+        "--with-demo",
+        f"--update={ADDON}" if exists else f"--init={','.join((ADDON, *DEMO_ADDONS))}",
+        "--stop-after-init",
+    ]
+    serve = [*common, "--http-interface=127.0.0.1", f"--http-port={port}", "--max-cron-threads=0", "--workers=0"]
+    return prepare, serve
+
+
+def wait_for_http(url, process, seconds=180):
+    """Wait until ``url`` answers; fail when ``process`` (the server) ends or the time is up."""
+    import requests  # noqa: PLC0415 (installed by ensure_python_modules)
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            die(f"Odoo stopped (exit code {process.returncode}) before serving {url}")
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    die(f"Odoo did not answer on {url} within {seconds} s")
+
+
+def take_screenshots(args):
+    ensure_python_modules(["requests", "websocket"])
+    import screenshots  # noqa: PLC0415 (tools/screenshots.py, beside this script; needs websocket-client)
+
+    chrome = ensure_chromium()
+    command, addons_path = find_odoo()
+    env = pg_env()
+    exists = _psql(env, f"SELECT 1 FROM pg_database WHERE datname = '{args.database}'") == "1"
+    port = free_port()
+    prepare, serve = screenshot_server_commands(command, addons_path, args.database, port, exists)
+    step(f"{'updating' if exists else 'creating, with demo data,'} the demo database {args.database}")
+    if subprocess.run(prepare, env=env, check=False).returncode:
+        die(f"could not {'update' if exists else 'create'} the database {args.database}")
+    step(f"serving {args.database} on 127.0.0.1:{port} (no crons) and taking screenshots into {args.output}")
+    server = subprocess.Popen(serve, env=env)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base_url}/web/login", server)
+        browser = screenshots.Browser(chrome, IS_ROOT, free_port())
+        screenshots.take_all(base_url, args.database, browser, args.output, only=args.only)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -451,13 +512,18 @@ def build_parser():
     test = sub.add_parser("test", help="lint, then run every test on a throw-away database")
     test.add_argument("-k", metavar="EXPRESSION", help="pytest's -k: only the Odoo tests whose names match")
     test.add_argument("--verbose", action="store_true", help="name each Odoo test as it runs (pytest -v)")
+    shots = sub.add_parser("screenshots", help="retake the README's screenshots from the demo database")
+    shots.add_argument("--database", default=os.environ.get("LIFECYCLE_DB", ADDON))
+    shots.add_argument("--output", type=Path, default=ROOT / "docs" / "screenshots", help="folder of the PNG files")
+    shots.add_argument("only", nargs="*", metavar="FILE", help="only these screens (dashboard.png, ...)")
     return parser
 
 
 def main():
     args = build_parser().parse_args()
     reexec_in_venv()
-    return run_server(args) if args.command == "run" else run_tests(args)
+    commands = {"run": run_server, "test": run_tests, "screenshots": take_screenshots}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

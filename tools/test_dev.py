@@ -2,13 +2,14 @@
 
 import os
 import pwd
+import re
 import stat
 import tempfile
 import unittest
 from pathlib import Path
 from unittest import mock
 
-from tools import dev
+from tools import dev, screenshots
 
 
 def _executable(folder, name):
@@ -140,3 +141,24 @@ class TestBridges(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestScreenshots(unittest.TestCase):
+    """``dev.py screenshots``: nothing is sent, nothing moves while the screens are taken; the README shows them all."""
+
+    def test_the_screenshot_server_runs_no_cron_and_serves_on_loopback_only(self):
+        prepare, serve = dev.screenshot_server_commands(["odoo-bin"], "addons", "demo", 8123, exists=True)
+        self.assertIn("--max-cron-threads=0", serve)
+        self.assertIn("--http-interface=127.0.0.1", serve)
+        self.assertIn("--update=subscription_lifecycle", prepare)
+        self.assertIn("--stop-after-init", prepare)
+
+    def test_a_missing_demo_database_is_created_as_run_creates_it(self):
+        prepare, _serve = dev.screenshot_server_commands(["odoo-bin"], "addons", "demo", 8123, exists=False)
+        self.assertIn("--with-demo", prepare)
+        self.assertIn(f"--init={','.join((dev.ADDON, *dev.DEMO_ADDONS))}", prepare)
+
+    def test_the_readme_shows_every_screenshot_the_command_takes_and_no_other(self):
+        readme = (dev.ROOT / "README.md").read_text(encoding="utf-8")
+        shown = set(re.findall(r"docs/screenshots/([\w.]+\.png)", readme))
+        self.assertEqual(shown, {shot[0] for shot in screenshots.SHOTS})

@@ -30,3 +30,4 @@ from . import test_wallet_accounting
 from . import test_invoice_events
 from . import test_autorenew
 from . import test_i18n
+from . import test_demo
