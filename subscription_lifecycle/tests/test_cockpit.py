@@ -272,11 +272,14 @@ class TestCockpitUi(HttpCase):
         )
 
     def test_open_the_dashboard_mark_a_callback_done_and_follow_a_kpi(self):
-        user = new_test_user(self.env, login="lc_tour_cockpit", groups="subscription_lifecycle.group_lifecycle_user")
+        # the user's today (callbacks) and the customer's (days left) are one day at any hour
+        user = new_test_user(
+            self.env, login="lc_tour_cockpit", groups="subscription_lifecycle.group_lifecycle_user", tz="UTC"
+        )
         product = self.env["product.product"].create(
             {"name": "Tour cockpit licence", "lifecycle_is_deadline": True, "lifecycle_duration": 1}
         )
-        customer = self.env["res.partner"].create({"name": "Tour Cockpit Customer", "is_company": True})
+        customer = self.env["res.partner"].create({"name": "Tour Cockpit Customer", "is_company": True, "tz": "UTC"})
         today = fields.Date.context_today(user)
         deadline = self.env["lifecycle.deadline"].create(
             {
