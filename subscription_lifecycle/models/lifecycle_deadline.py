@@ -351,11 +351,7 @@ class LifecycleDeadline(models.Model):
         now = now or fields.Datetime.now()
         domain = [("state", "=", "active"), ("date_expiry", "<", dates_in_use(now)[1])]
         expired = self.browse()
-        last_id = 0
-        while batch := self.search_fetch(
-            [*domain, ("id", ">", last_id)], SCHEDULER_FIELDS, order="id", limit=batch_size
-        ):
-            last_id = batch[-1].id
+        for batch, remaining in self._scheduler_batches(domain, batch_size):
             todays = batch._lifecycle_todays(now)
             past = batch.browse([deadline.id for deadline in batch if deadline.date_expiry < todays[deadline]])
             with _private_transition(past, "expired"):
@@ -363,9 +359,25 @@ class LifecycleDeadline(models.Model):
             past._log_status_change("active", "expired")
             expired |= past
             if self.env.context.get("cron_id"):
-                remaining = self.search_count([*domain, ("id", ">", last_id)])
                 self.env["ir.cron"]._commit_progress(len(batch), remaining=remaining)
         return expired
+
+    @api.model
+    def _scheduler_batches(self, domain, batch_size):
+        """Yield ``(batch, how many are left after it)``: the deadlines of ``domain`` by id, read for the scheduler.
+
+        Their ids are found first, in one query that a partial index on the
+        date answers; each batch is then read by id, ``domain`` checked again
+        (a committed batch may have changed the next). Paging through
+        ``domain`` itself (``id > last``, ``LIMIT``) lets PostgreSQL walk the
+        primary key over the whole book for each batch, a day's dates being
+        spread over all the ids.
+        """
+        ids = self.search(domain, order="id").ids
+        for start in range(0, len(ids), batch_size):
+            chunk = ids[start : start + batch_size]
+            batch = self.search_fetch([("id", "in", chunk), *domain], SCHEDULER_FIELDS, order="id")
+            yield batch, len(ids) - start - len(chunk)
 
     def _log_status_change(self, old_state, new_state):
         """Log in the chatter of these deadlines that their status went from ``old_state`` to ``new_state``.
@@ -454,11 +466,7 @@ class LifecycleDeadline(models.Model):
         # a reminder falls due on the customer's date: read every one due somewhere on Earth
         domain = [("state", "=", "active"), ("reminder_date", "<=", latest)]
         emitted = self.env["lifecycle.event"]
-        last_id = 0
-        while batch := self.search_fetch(
-            [*domain, ("id", ">", last_id)], SCHEDULER_FIELDS, order="id", limit=batch_size
-        ):
-            last_id = batch[-1].id
+        for batch, _remaining in self._scheduler_batches(domain, batch_size):
             todays = batch._lifecycle_todays(now)
             # the others are due later today, in a time zone further west
             reached = batch.browse([deadline.id for deadline in batch if deadline.reminder_date <= todays[deadline]])
