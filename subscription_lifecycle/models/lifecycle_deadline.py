@@ -608,8 +608,9 @@ class LifecycleDeadline(models.Model):
         self.env.cr.execute(
             SQL(
                 "UPDATE lifecycle_deadline AS deadline SET reminder_date = moved.day"
-                " FROM (VALUES %s) AS moved(id, day) WHERE deadline.id = moved.id",
-                SQL(", ").join(SQL("(%s, %s::date)", deadline_id, day) for deadline_id, day in dates.items()),
+                " FROM UNNEST(%s::int4[], %s::date[]) AS moved(id, day) WHERE deadline.id = moved.id",
+                list(dates),
+                list(dates.values()),
             )
         )
         self.browse(list(dates)).invalidate_recordset(["reminder_date"])
