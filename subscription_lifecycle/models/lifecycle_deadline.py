@@ -481,9 +481,8 @@ class LifecycleDeadline(models.Model):
                     due.append((deadline, {"reminder_offset": offset, "payload": {"days_left": days_left}}))
                     offsets = offsets | {offset}
                 upcoming = next_offset(days_left, ladder, offsets)
-                moved[deadline.id] = (
-                    fields.Date.subtract(deadline.date_expiry, days=upcoming) if upcoming is not None else None
-                )
+                # a timedelta: fields.Date.subtract's relativedelta costs ten times more, for each deadline
+                moved[deadline.id] = deadline.date_expiry - timedelta(days=upcoming) if upcoming is not None else None
             reached._move_reminder_dates(moved)
             emitted |= self.env["lifecycle.event"]._emit_each("reminder_due", due)
             if self.env.context.get("cron_id"):
