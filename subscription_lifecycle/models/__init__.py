@@ -29,3 +29,4 @@ from . import lifecycle_webhook_delivery
 from . import lifecycle_webhook_attempt
 from . import lifecycle_cockpit
 from . import lifecycle_reminder_trace
+from . import link_tracker

@@ -437,11 +437,7 @@ class LifecycleDeadline(models.Model):
         now = now or fields.Datetime.now()
         domain = [("state", "=", "active"), ("date_expiry", "<", dates_in_use(now)[1])]
         expired = self.browse()
-        last_id = 0
-        while batch := self.search_fetch(
-            [*domain, ("id", ">", last_id)], SCHEDULER_FIELDS, order="id", limit=batch_size
-        ):
-            last_id = batch[-1].id
+        for batch, remaining in self._scheduler_batches(domain, batch_size):
             todays = batch._lifecycle_todays(now)
             past = batch.browse([deadline.id for deadline in batch if deadline.date_expiry < todays[deadline]])
             with _private_transition(past, "expired"):
@@ -449,9 +445,25 @@ class LifecycleDeadline(models.Model):
             past._log_status_change("active", "expired")
             expired |= past
             if self.env.context.get("cron_id"):
-                remaining = self.search_count([*domain, ("id", ">", last_id)])
                 self.env["ir.cron"]._commit_progress(len(batch), remaining=remaining)
         return expired
+
+    @api.model
+    def _scheduler_batches(self, domain, batch_size):
+        """Yield ``(batch, how many are left after it)``: the deadlines of ``domain`` by id, read for the scheduler.
+
+        Their ids are found first, in one query that a partial index on the
+        date answers; each batch is then read by id, ``domain`` checked again
+        (a committed batch may have changed the next). Paging through
+        ``domain`` itself (``id > last``, ``LIMIT``) lets PostgreSQL walk the
+        primary key over the whole book for each batch, a day's dates being
+        spread over all the ids.
+        """
+        ids = self.search(domain, order="id").ids
+        for start in range(0, len(ids), batch_size):
+            chunk = ids[start : start + batch_size]
+            batch = self.search_fetch([("id", "in", chunk), *domain], SCHEDULER_FIELDS, order="id")
+            yield batch, len(ids) - start - len(chunk)
 
     def _log_status_change(self, old_state, new_state):
         """Log in the chatter of these deadlines that their status went from ``old_state`` to ``new_state``.
@@ -501,11 +513,7 @@ class LifecycleDeadline(models.Model):
         # a reminder falls due on the customer's date: read every one due somewhere on Earth
         domain = [("state", "=", "active"), ("reminder_date", "<=", latest)]
         emitted = self.env["lifecycle.event"]
-        last_id = 0
-        while batch := self.search_fetch(
-            [*domain, ("id", ">", last_id)], SCHEDULER_FIELDS, order="id", limit=batch_size
-        ):
-            last_id = batch[-1].id
+        for batch, _remaining in self._scheduler_batches(domain, batch_size):
             todays = batch._lifecycle_todays(now)
             # the others are due later today, in a time zone further west
             reached = batch.browse([deadline.id for deadline in batch if deadline.reminder_date <= todays[deadline]])
@@ -520,9 +528,8 @@ class LifecycleDeadline(models.Model):
                     due.append((deadline, {"reminder_offset": offset, "payload": {"days_left": days_left}}))
                     offsets = offsets | {offset}
                 upcoming = next_offset(days_left, ladder, offsets)
-                moved[deadline.id] = (
-                    fields.Date.subtract(deadline.date_expiry, days=upcoming) if upcoming is not None else None
-                )
+                # a timedelta: fields.Date.subtract's relativedelta costs ten times more, for each deadline
+                moved[deadline.id] = deadline.date_expiry - timedelta(days=upcoming) if upcoming is not None else None
             reached._move_reminder_dates(moved)
             emitted |= self.env["lifecycle.event"]._emit_each("reminder_due", due)
             if self.env.context.get("cron_id"):
@@ -647,8 +654,9 @@ class LifecycleDeadline(models.Model):
         self.env.cr.execute(
             SQL(
                 "UPDATE lifecycle_deadline AS deadline SET reminder_date = moved.day"
-                " FROM (VALUES %s) AS moved(id, day) WHERE deadline.id = moved.id",
-                SQL(", ").join(SQL("(%s, %s::date)", deadline_id, day) for deadline_id, day in dates.items()),
+                " FROM UNNEST(%s::int4[], %s::date[]) AS moved(id, day) WHERE deadline.id = moved.id",
+                list(dates),
+                list(dates.values()),
             )
         )
         self.browse(list(dates)).invalidate_recordset(["reminder_date"])

@@ -147,23 +147,28 @@ class LifecycleEvent(models.Model):
         unknown = {name for vals in vals_list for name in vals} - set(EVENT_COLUMNS)
         if unknown:
             raise ValueError(f"an event has no say in {', '.join(sorted(unknown))}")
-        columns = (*EVENT_COLUMNS, "state", "create_uid", "write_uid")
         fields_ = [self._fields[name] for name in EVENT_COLUMNS]
-        params = []
-        for vals in vals_list:
-            params += [
-                field.convert_to_column_insert(vals[field.name], self, vals) if field.name in vals else None
-                for field in fields_
-            ]
-            params += ["pending", self.env.uid, self.env.uid]
-        # one placeholder per value: an SQL object per row costs more than the row
-        row = f"({', '.join(['%s'] * len(columns))}, NOW() AT TIME ZONE 'UTC', NOW() AT TIME ZONE 'UTC')"
+        # one array per column: a placeholder per value, let alone an SQL object per row, costs more than the row
+        columns = [
+            SQL(
+                "%s::%s[]",
+                [
+                    field.convert_to_column_insert(vals[field.name], self, vals) if field.name in vals else None
+                    for vals in vals_list
+                ],
+                SQL(field.column_type[0]),
+            )
+            for field in fields_
+        ]
         self.env.cr.execute(
             SQL(
-                "INSERT INTO lifecycle_event (%s, create_date, write_date) VALUES %s"
+                "INSERT INTO lifecycle_event (%s, state, create_uid, write_uid, create_date, write_date)"
+                " SELECT *, 'pending', %s, %s, NOW() AT TIME ZONE 'UTC', NOW() AT TIME ZONE 'UTC' FROM UNNEST(%s)"
                 " ON CONFLICT DO NOTHING RETURNING id",
-                SQL(", ").join(SQL.identifier(name) for name in columns),
-                SQL(", ".join([row] * len(vals_list)), *params),
+                SQL(", ").join(SQL.identifier(name) for name in EVENT_COLUMNS),
+                self.env.uid,
+                self.env.uid,
+                SQL(", ").join(columns),
             )
         )
         return self.browse(sorted(row[0] for row in self.env.cr.fetchall()))

@@ -6,6 +6,7 @@ from psycopg2.errors import DeadlockDetected, UniqueViolation
 
 from odoo import api, fields, models
 from odoo.tools import mute_logger
+from odoo.tools.urls import urljoin
 
 from ..lib.reminder_attribution import Reminder, attribute
 
@@ -110,9 +111,10 @@ class LifecycleReminderTrace(models.Model):
                 for run, record, mail in with_link
             ]
         )
+        short_urls = self._short_urls(created)
         for (run, _record, mail), tracker in zip(with_link, created, strict=True):
             trackers[run] = tracker
-            mail.body_html = self._with_short_links(mail.body_html, found[run], tracker.short_url)
+            mail.body_html = self._with_short_links(mail.body_html, found[run], short_urls[tracker])
         # the transaction's time, as the renewal's and the click's create dates are
         now = self.env.cr.now()
         return self.sudo().create(
@@ -155,6 +157,22 @@ class LifecycleReminderTrace(models.Model):
                 if attempt == TRACKER_ATTEMPTS:
                     raise
                 attempt += 1
+
+    @api.model
+    def _short_urls(self, trackers):
+        """``{tracker: its short URL}``, with the codes of all ``trackers`` read in one query.
+
+        As link_tracker makes it (the host, then the tracker's latest code),
+        whose ``code`` field reads each tracker's code with a query of its
+        own: a thousand queries for a thousand reminders.
+        """
+        codes = {
+            code.link_id: code.code
+            for code in self.env["link.tracker.code"]
+            .sudo()
+            .search_fetch([("link_id", "in", trackers.ids)], ["link_id", "code"], order="id")
+        }
+        return {tracker: urljoin(tracker.short_url_host, codes[tracker]) for tracker in trackers}
 
     @api.model
     def _renew_links(self, deadline, html):

@@ -81,6 +81,33 @@ class TestDeadlineStates(LifecycleCommon):
             ],
         )
 
+    def test_each_deadline_expired_together_shows_its_own_status_change(self):
+        expiring = self._deadline(expiry=date(2026, 11, 18))
+        for day in (19, 20):
+            expiring |= self._deadline(expiry=date(2026, 11, day))
+        self.env["lifecycle.deadline"]._cron_expire(now=datetime(2026, 11, 21, 12, 0))
+        self.env.flush_all()
+        self.env.cr.precommit.run()
+        for deadline in expiring:
+            changes = deadline.message_ids.tracking_value_ids.filtered(
+                lambda tracking: tracking.field_id.name == "state"
+            )
+            self.assertEqual(len(changes), 1, "one status change in each chatter, none in another's")
+            self.assertEqual((changes.old_value_char, changes.new_value_char), ("Active", "Expired"))
+            self.assertRecordValues(
+                changes.mail_message_id,
+                [
+                    {
+                        "message_type": "notification",
+                        "subtype_id": self.env.ref("mail.mt_note").id,
+                        "author_id": self.env.user.partner_id.id,
+                        "is_internal": True,
+                        "model": "lifecycle.deadline",
+                        "res_id": deadline.id,
+                    }
+                ],
+            )
+
     def test_only_draft_or_cancelled_can_be_deleted(self):
         active = self._deadline()
         with self.assertRaises(UserError):
