@@ -3,23 +3,28 @@
 DEFAULT_LADDER = (30, 14, 3, 0)
 
 
-def parse_ladder(text):
-    """``"30, 14,3,0"`` -> ``(30, 14, 3, 0)``, largest first.
+def parse_days(text, low, high):
+    """``"30, 14,3"`` -> ``[30, 14, 3]``: a list of days written in a setting.
 
-    Raises ValueError on anything but distinct whole numbers of days from 0
-    to 365.
+    Raises ValueError on an empty list, on anything but whole numbers of days
+    from ``low`` to ``high``, and on a number given twice.
     """
     parts = [part.strip() for part in (text or "").split(",") if part.strip()]
     if not parts:
-        raise ValueError("the reminder ladder is empty")
-    offsets = []
+        raise ValueError("no number of days is given")
+    days = []
     for part in parts:
-        if not part.isdigit() or not 0 <= int(part) <= 365:
-            raise ValueError(f"{part!r} is not a number of days from 0 to 365")
-        offsets.append(int(part))
-    if len(set(offsets)) != len(offsets):
-        raise ValueError("a reminder offset appears twice")
-    return tuple(sorted(offsets, reverse=True))
+        if not part.isdigit() or not low <= int(part) <= high:
+            raise ValueError(f"{part!r} is not a number of days from {low} to {high}")
+        days.append(int(part))
+    if len(set(days)) != len(days):
+        raise ValueError("a number of days appears twice")
+    return days
+
+
+def parse_ladder(text):
+    """``"30, 14,3,0"`` -> ``(30, 14, 3, 0)``, largest first: days before expiry, 0 to 365."""
+    return tuple(sorted(parse_days(text, 0, 365), reverse=True))
 
 
 def due_offset(days_left, ladder, sent):

@@ -10,7 +10,7 @@ def test_thresholds_are_read_smallest_first_whatever_the_spacing():
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("", "no threshold"),
+        ("", "no number of days"),
         ("1,7,7", "twice"),
         ("0,7", "'0' is not a number of days from 1 to 3650"),
         ("1,-7", "'-7' is not"),
