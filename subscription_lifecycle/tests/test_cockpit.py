@@ -280,7 +280,7 @@ class TestCockpitUi(HttpCase):
             {"name": "Tour cockpit licence", "lifecycle_is_deadline": True, "lifecycle_duration": 1}
         )
         customer = self.env["res.partner"].create({"name": "Tour Cockpit Customer", "is_company": True, "tz": "UTC"})
-        today = fields.Date.context_today(user)
+        today = fields.Date.context_today(user.with_user(user))  # the user's, not the test's admin's
         deadline = self.env["lifecycle.deadline"].create(
             {
                 "partner_id": customer.id,
