@@ -1,7 +1,7 @@
 {
     "name": "Subscription Lifecycle",
     "summary": "Customers' expiring services, renewal reminders, portal renewals and a prepaid wallet",
-    "version": "19.0.1.3.0",
+    "version": "19.0.1.4.0",
     "category": "Sales/Subscriptions",
     "website": "https://github.com/subscription-lifecycle/subscription_lifecycle",
     "author": "Subscription Lifecycle developers",
