@@ -75,8 +75,11 @@ class LifecycleAutorenewal(models.Model):
         """
         now = now or fields.Datetime.now()
         latest = dates_in_use(now)[1]
+        # the companies' longest lead bounds the expiry dates read, so that a partial index answers each claim
+        lead = max(self.env["res.company"].sudo().search([]).mapped("lifecycle_autorenew_days"), default=0)
+        horizon = fields.Date.add(latest, days=lead)
         last_id = 0
-        while deadline := self._claim_due_deadline(latest, last_id):
+        while deadline := self._claim_due_deadline(latest, horizon, last_id):
             last_id = deadline.id
             today = deadline._lifecycle_today(now)
             # the query reads what is due somewhere on Earth: due on the customer's calendar?
@@ -87,13 +90,14 @@ class LifecycleAutorenewal(models.Model):
             last_id = autorenewal.id
             autorenewal._follow_up(autorenewal.deadline_id._lifecycle_today(now))
 
-    def _claim_due_deadline(self, latest, last_id):
+    def _claim_due_deadline(self, latest, horizon, last_id):
         self.env.flush_all()
         self.env.cr.execute(
             SQL(
                 """SELECT deadline.id FROM lifecycle_deadline deadline
                      JOIN res_company company ON company.id = deadline.company_id
                     WHERE deadline.state = 'active' AND deadline.autorenew AND deadline.id > %(last_id)s
+                      AND deadline.date_expiry <= %(horizon)s
                       AND deadline.date_expiry - company.lifecycle_autorenew_days <= %(latest)s
                       AND NOT EXISTS (SELECT 1 FROM lifecycle_autorenewal done
                                        WHERE done.deadline_id = deadline.id
@@ -101,6 +105,7 @@ class LifecycleAutorenewal(models.Model):
                     ORDER BY deadline.id LIMIT 1 FOR UPDATE OF deadline SKIP LOCKED""",
                 last_id=last_id,
                 latest=latest,
+                horizon=horizon,
             )
         )
         row = self.env.cr.fetchone()

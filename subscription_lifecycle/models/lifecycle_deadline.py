@@ -171,6 +171,7 @@ class LifecycleDeadline(models.Model):
     # What the hourly scheduler reads: a day's work is what falls due that day.
     _reminder_due_idx = models.Index("(reminder_date) WHERE state = 'active'")
     _expiry_due_idx = models.Index("(date_expiry) WHERE state = 'active'")
+    _autorenew_due_idx = models.Index("(date_expiry) WHERE state = 'active' AND autorenew")
     _dates_ordered = models.Constraint(
         "CHECK(date_expiry >= date_start)", "The expiry date cannot be before the start date."
     )
