@@ -195,8 +195,29 @@ class LifecycleEvent(models.Model):
         self.ensure_one()
         return self.env[self.res_model].browse(self.res_id).exists()
 
+    def _run_values(self, workflow):
+        """A new run of ``workflow`` for this event, with the event's customer, deadline and company it shows.
+
+        Given here, they are not computed again after the insert, one more
+        UPDATE for each batch of runs.
+        """
+        return {
+            "workflow_id": workflow.id,
+            "event_id": self.id,
+            "partner_id": self.partner_id.id,
+            "deadline_id": self.deadline_id.id,
+            "company_id": self.company_id.id,
+        }
+
     def _match_workflows(self, now=None):
-        """Open one run per (active workflow, event) whose trigger and segment match, due at ``now``."""
+        """Open one run per (active workflow, event) whose trigger and segment match, due at ``now``.
+
+        Expiry events first write their status change in the chatter of their
+        deadline (see ``lifecycle.deadline._log_status_change``): an event
+        is taken once, so the note is written once.
+        """
+        expiries = self.filtered(lambda event: event.event_type == "deadline_expired")
+        expiries.deadline_id._log_status_change("active", "expired")
         runs = self.env["lifecycle.workflow.run"]
         workflows = self.env["lifecycle.workflow"].search([("event_type", "in", self.mapped("event_type"))])
         now = now or fields.Datetime.now()
@@ -208,10 +229,9 @@ class LifecycleEvent(models.Model):
             records = self.env[workflow.model_name].browse(events.mapped("res_id")).exists()
             matching = set(workflow._filter_segment(records).ids)
             piloted, skipped = workflow._pilot_split(events.browse([e.id for e in events if e.res_id in matching]))
-            vals_list += [{"workflow_id": workflow.id, "event_id": event.id, "resume_at": now} for event in piloted]
+            vals_list += [{**event._run_values(workflow), "resume_at": now} for event in piloted]
             skipped_vals += [
-                {"workflow_id": workflow.id, "event_id": event.id, "state": "stopped", "pilot_skipped": True}
-                for event in skipped
+                {**event._run_values(workflow), "state": "stopped", "pilot_skipped": True} for event in skipped
             ]
         if vals_list:
             runs = runs.create(vals_list)
