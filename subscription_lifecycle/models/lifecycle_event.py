@@ -115,38 +115,38 @@ class LifecycleEvent(models.Model):
         for record, values in records_values:
             if record._name != EVENT_MODEL[event_type]:
                 raise ValueError(f"{event_type} is about {EVENT_MODEL[event_type]}, not {record._name}")
-            vals = {
-                "name": f"{label}: {record.display_name}",
-                "event_type": event_type,
-                "res_model": record._name,
-                "res_id": record.id,
-                "company_id": record.company_id.id if "company_id" in record._fields else False,
-            }
+            vals = {"event_type": event_type, "res_model": record._name, "res_id": record.id}
             if record._name == "lifecycle.deadline":
-                vals.update(deadline_id=record.id, partner_id=record.partner_id.id, date_expiry=record.date_expiry)
-            elif record._name == "account.move":
-                vals["partner_id"] = record.partner_id.id
+                # its name, customer, company and expiry date are read by the insert itself
+                vals["deadline_id"] = record.id
             else:
-                vals["partner_id"] = record.id
+                vals["name"] = f"{label}: {record.display_name}"
+                vals["company_id"] = record.company_id.id if "company_id" in record._fields else False
+                vals["partner_id"] = record.partner_id.id if record._name == "account.move" else record.id
             vals_list.append({**vals, **values})
-        events = self.sudo()._insert_new(vals_list)
+        events = self.sudo()._insert_new(vals_list, label)
         if events:
             self.env["lifecycle.webhook.delivery"].sudo()._enqueue_subscribed(events)
             self.env["lifecycle.workflow.run"]._trigger_engine()
         return events
 
-    def _insert_new(self, vals_list):
+    def _insert_new(self, vals_list, label):
         """Insert events in one statement, leaving out those the unique indexes refuse; the inserted ones.
 
         Not the ORM's ``create``: it cannot leave a duplicate out (``ON
         CONFLICT DO NOTHING``), and its few hundred microseconds of Python per
         row add up to seconds when the scheduler emits a day's reminders.
         Events have no computed field, no default but the state, and nothing
-        overrides their creation.
+        overrides their creation. A deadline's event takes its name (``label``
+        and the deadline's), customer, company and expiry date from the
+        deadline's row where ``vals_list`` does not give them: the scheduler's
+        ten thousand reminders a day then send the database their deadline's
+        id, not its name.
         """
         unknown = {name for vals in vals_list for name in vals} - set(EVENT_COLUMNS)
         if unknown:
             raise ValueError(f"an event has no say in {', '.join(sorted(unknown))}")
+        self.env["lifecycle.deadline"].flush_model(["name", "partner_id", "company_id", "date_expiry"])
         fields_ = [self._fields[name] for name in EVENT_COLUMNS]
         # one array per column: a placeholder per value, let alone an SQL object per row, costs more than the row
         columns = [
@@ -160,15 +160,23 @@ class LifecycleEvent(models.Model):
             )
             for field in fields_
         ]
+        selected = {name: SQL.identifier("new", name) for name in EVENT_COLUMNS}
+        selected["name"] = SQL("COALESCE(new.name, %s || ': ' || COALESCE(deadline.name, ''))", label)
+        for name in ("partner_id", "company_id", "date_expiry"):
+            selected[name] = SQL("COALESCE(%s, %s)", SQL.identifier("new", name), SQL.identifier("deadline", name))
+        names = SQL(", ").join(SQL.identifier(name) for name in EVENT_COLUMNS)
         self.env.cr.execute(
             SQL(
                 "INSERT INTO lifecycle_event (%s, state, create_uid, write_uid, create_date, write_date)"
-                " SELECT *, 'pending', %s, %s, NOW() AT TIME ZONE 'UTC', NOW() AT TIME ZONE 'UTC' FROM UNNEST(%s)"
+                " SELECT %s, 'pending', %s, %s, NOW() AT TIME ZONE 'UTC', NOW() AT TIME ZONE 'UTC'"
+                " FROM UNNEST(%s) AS new(%s) LEFT JOIN lifecycle_deadline deadline ON deadline.id = new.deadline_id"
                 " ON CONFLICT DO NOTHING RETURNING id",
-                SQL(", ").join(SQL.identifier(name) for name in EVENT_COLUMNS),
+                names,
+                SQL(", ").join(selected.values()),
                 self.env.uid,
                 self.env.uid,
                 SQL(", ").join(columns),
+                names,
             )
         )
         return self.browse(sorted(row[0] for row in self.env.cr.fetchall()))
