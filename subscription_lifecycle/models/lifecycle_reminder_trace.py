@@ -9,9 +9,19 @@ from odoo.tools import mute_logger
 from odoo.tools.urls import urljoin
 
 from ..lib.reminder_attribution import Reminder, attribute
+from .link_tracker import REMINDER_LABEL
 
 # How many times reminders' short links draw their codes before giving up (see ``_create_trackers``).
 TRACKER_ATTEMPTS = 5
+# A reminder just queued: not delivered, clicked or renewed yet.
+NEW_TRACE_COUNTS = {
+    "delivered_count": 0,
+    "date_clicked": False,
+    "clicked_count": 0,
+    "click_rate": 0.0,
+    "renewed_count": 0,
+    "renewal_rate": 0.0,
+}
 
 
 def _path_and_query(url):
@@ -106,7 +116,7 @@ class LifecycleReminderTrace(models.Model):
                     "url": found[run][0].get("href"),
                     "title": mail.subject or record.display_name,
                     # unique per email, so that each email has a code of its own
-                    "label": f"lifecycle-reminder-{run.id}-{step.id}",
+                    "label": f"{REMINDER_LABEL}{run.id}-{step.id}",
                 }
                 for run, record, mail in with_link
             ]
@@ -132,6 +142,8 @@ class LifecycleReminderTrace(models.Model):
                     "link_tracker_id": trackers[run].id if run in trackers else False,
                     "date_sent": now,
                     "variant": variant_of[run],
+                    # what the computes would find in a new reminder, given so that they do not run
+                    **NEW_TRACE_COUNTS,
                 }
                 for run, record, mail in rows
             ]

@@ -593,16 +593,28 @@ class LifecycleWorkflowStep(models.Model):
         return WAIT, self.env._("Waiting until %(date)s.", date=fields.Datetime.to_string(resume_at)), resume_at
 
     def _run_condition(self, run, record, now):
-        expiry = run.event_id.date_expiry
-        if record._name == "lifecycle.deadline" and expiry and record.date_expiry != expiry:
-            return (
-                STOP,
-                self.env._("Renewed meanwhile (now until %(date)s): run stopped.", date=record.date_expiry),
-                None,
-            )
-        if record.filtered_domain(self._condition()):
-            return NEXT, self.env._("Condition still met."), None
-        return STOP, self.env._("Condition no longer met: run stopped."), None
+        return self._run_condition_batch(run, {run: record}, now)[run]
+
+    def _run_condition_batch(self, runs, records, now):
+        """Stop the runs whose deadline was renewed meanwhile or whose record no longer meets the condition.
+
+        The condition is read and checked once for the batch's records, not
+        once per run.
+        """
+        met = self.env[self.model_name].browse({records[run].id for run in runs}).filtered_domain(self._condition())
+        still, no_longer = self.env._("Condition still met."), self.env._("Condition no longer met: run stopped.")
+        outcomes = {}
+        for run in runs:
+            record, expiry = records[run], run.event_id.date_expiry
+            if record._name == "lifecycle.deadline" and expiry and record.date_expiry != expiry:
+                outcomes[run] = (
+                    STOP,
+                    self.env._("Renewed meanwhile (now until %(date)s): run stopped.", date=record.date_expiry),
+                    None,
+                )
+            else:
+                outcomes[run] = (NEXT, still, None) if record in met else (STOP, no_longer, None)
+        return outcomes
 
     def _run_wallet_credit(self, run, record, now):
         partner = self._customer(record)

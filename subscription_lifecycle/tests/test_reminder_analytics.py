@@ -62,6 +62,18 @@ class TestReminderAnalytics(EngineCommon, MockSmtplibCase, HttpCase):
         funnel = self.env["lifecycle.cockpit"].with_user(self.lc_user).get_cockpit_data()["funnel"]
         self.assertEqual(funnel, {"sent": 3, "delivered": 3, "clicked": 1, "renewed": 2, "median_days": 0.0})
 
+    def test_a_reminder_link_is_unique_as_any_link(self):
+        Tracker = self.env["link.tracker"].sudo()
+        url = "https://example.com/my/deadlines/1"
+        Tracker.create({"url": url, "title": "Reminder", "label": "lifecycle-reminder-1-1"})
+        # the same URL, UTM and label again: refused with link_tracker's own message
+        self.assertRefused(
+            "must be unique", Tracker.create, {"url": url, "title": "Reminder", "label": "lifecycle-reminder-1-1"}
+        )
+        # the same label on another URL is another link, as link_tracker has it
+        other = Tracker.create({"url": f"{url}0", "title": "Reminder", "label": "lifecycle-reminder-1-1"})
+        self.assertEqual(other.label, "lifecycle-reminder-1-1")
+
     def test_a_user_sees_the_figures_of_their_companies_only(self):
         ours = self._deadline(expiry=IN_A_MONTH)
         theirs = self._deadline(expiry=IN_A_MONTH, company_id=self.other_company.id)
