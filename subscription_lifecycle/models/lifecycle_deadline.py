@@ -859,7 +859,8 @@ class LifecycleDeadline(models.Model):
                     self.env["account.fiscal.position"]
                     .sudo()
                     .with_company(company)
-                    ._get_fiscal_position(partner, partner.browse(delivery))
+                    # the customer themselves, read with all the batch's customers, rather than one query each
+                    ._get_fiscal_position(partner, partner if delivery == partner.id else partner.browse(delivery))
                 )
             pricelist = partner.property_product_pricelist
             key = (
