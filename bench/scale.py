@@ -93,11 +93,12 @@ def timed_day(registry, day_offset, first_day_done=False):
             env["lifecycle.deadline"]._cron_schedule(now=now + timedelta(days=day_offset - 1))
             committed(env)
         events = env["lifecycle.event"].search_count([])
+        last = env["lifecycle.event"].search([], order="id desc", limit=1).id
         with common.Stopwatch(env.cr) as watch:
             env["lifecycle.deadline"]._cron_schedule(now=now + timedelta(days=day_offset))
             committed(env)
         emitted = env["lifecycle.event"].search_count([]) - events
-        expiries = env["lifecycle.event"].search([("state", "=", "pending"), ("event_type", "=", "deadline_expired")])
+        expiries = env["lifecycle.event"].search([("id", ">", last), ("event_type", "=", "deadline_expired")])
         with common.Stopwatch(env.cr) as engine:
             expiries._match_workflows(now + timedelta(days=day_offset))
             env.flush_all()

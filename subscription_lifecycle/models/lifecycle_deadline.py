@@ -632,19 +632,18 @@ class LifecycleDeadline(models.Model):
     def _reminders_sent(self):
         """``{deadline: {offsets}}``: the rungs of the ladder already sent for each deadline's expiry date.
 
-        Read by deadline, through the index on the events' deadline, whatever
-        the statistics say about how many reminders there are.
+        Read from the unique index of reminders alone (deadline, expiry date,
+        rung), not from the deadlines' whole history of events.
         """
         self.env["lifecycle.event"].flush_model(["deadline_id", "date_expiry", "event_type", "reminder_offset"])
         self.env.cr.execute(
             SQL(
-                "SELECT deadline_id, date_expiry,"
-                " ARRAY_AGG(reminder_offset) FILTER (WHERE event_type = 'reminder_due')"
-                " FROM lifecycle_event WHERE deadline_id = ANY(%s) GROUP BY deadline_id, date_expiry",
+                "SELECT deadline_id, date_expiry, ARRAY_AGG(reminder_offset) FROM lifecycle_event"
+                " WHERE event_type = 'reminder_due' AND deadline_id = ANY(%s) GROUP BY deadline_id, date_expiry",
                 self.ids,
             )
         )
-        sent = {(deadline_id, expiry): set(offsets or ()) for deadline_id, expiry, offsets in self.env.cr.fetchall()}
+        sent = {(deadline_id, expiry): set(offsets) for deadline_id, expiry, offsets in self.env.cr.fetchall()}
         return {deadline: sent.get((deadline.id, deadline.date_expiry), set()) for deadline in self}
 
     def _move_reminder_dates(self, dates):
