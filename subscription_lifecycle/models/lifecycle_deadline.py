@@ -511,6 +511,14 @@ class LifecycleDeadline(models.Model):
         the unique index on events makes a second one impossible. After a
         scheduler outage only the latest reached rung goes out, never the
         stale ones. Each batch costs the same few queries, whatever it holds.
+
+        The next reminder date is all the scheduler reads of a deadline's
+        reminders: it is always a rung below every rung already sent for the
+        expiry date (the scheduler moves it down as rungs go out, a new expiry
+        starts it at the top with nothing sent for that date, and a new
+        ladder starts it below what was sent, see
+        ``res.company._lifecycle_restart_reminders``). So the rung due is the
+        lowest one reached, and it was never sent.
         """
         now = now or fields.Datetime.now()
         latest = dates_in_use(now)[1]
@@ -520,22 +528,20 @@ class LifecycleDeadline(models.Model):
         emitted = self.env["lifecycle.event"]
         for batch, _remaining in self._scheduler_batches(domain, batch_size):
             todays = batch._lifecycle_todays(now)
-            # the others are due later today, in a time zone further west
-            reached = batch.browse([deadline.id for deadline in batch if deadline.reminder_date <= todays[deadline]])
-            sent = reached._reminders_sent()
             due, moved = [], {}
-            for deadline in reached:
+            for deadline in batch:
+                today = todays[deadline]
+                if deadline.reminder_date > today:
+                    continue  # due later today, in a time zone further west
                 ladder = ladders[deadline.company_id]
-                offsets = sent[deadline]
-                days_left = (deadline.date_expiry - todays[deadline]).days
-                offset = due_offset(days_left, ladder, offsets)
+                days_left = (deadline.date_expiry - today).days
+                offset = due_offset(days_left, ladder, ())
                 if offset is not None:
                     due.append((deadline, {"reminder_offset": offset, "payload": {"days_left": days_left}}))
-                    offsets = offsets | {offset}
-                upcoming = next_offset(days_left, ladder, offsets)
+                upcoming = next_offset(days_left, ladder, () if offset is None else (offset,))
                 # a timedelta: fields.Date.subtract's relativedelta costs ten times more, for each deadline
                 moved[deadline.id] = deadline.date_expiry - timedelta(days=upcoming) if upcoming is not None else None
-            reached._move_reminder_dates(moved)
+            batch._move_reminder_dates(moved)
             emitted |= self.env["lifecycle.event"]._emit_each("reminder_due", due)
             if self.env.context.get("cron_id"):
                 self.env["ir.cron"]._commit_progress(len(batch))
@@ -628,23 +634,6 @@ class LifecycleDeadline(models.Model):
             if self.env.context.get("cron_id"):
                 self.env["ir.cron"]._commit_progress(min(batch_size, len(lapses) - start))
         return emitted
-
-    def _reminders_sent(self):
-        """``{deadline: {offsets}}``: the rungs of the ladder already sent for each deadline's expiry date.
-
-        Read from the unique index of reminders alone (deadline, expiry date,
-        rung), not from the deadlines' whole history of events.
-        """
-        self.env["lifecycle.event"].flush_model(["deadline_id", "date_expiry", "event_type", "reminder_offset"])
-        self.env.cr.execute(
-            SQL(
-                "SELECT deadline_id, date_expiry, ARRAY_AGG(reminder_offset) FROM lifecycle_event"
-                " WHERE event_type = 'reminder_due' AND deadline_id = ANY(%s) GROUP BY deadline_id, date_expiry",
-                self.ids,
-            )
-        )
-        sent = {(deadline_id, expiry): set(offsets) for deadline_id, expiry, offsets in self.env.cr.fetchall()}
-        return {deadline: sent.get((deadline.id, deadline.date_expiry), set()) for deadline in self}
 
     def _move_reminder_dates(self, dates):
         """Set the next reminder date of deadlines in one UPDATE: ``{deadline id: date or None}``.

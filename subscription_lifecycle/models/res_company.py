@@ -282,19 +282,31 @@ class ResCompany(models.Model):
             )
 
     def _lifecycle_restart_reminders(self):
-        """Start the reminder ladder again from its first rung for these companies' active deadlines.
+        """Start the reminder ladder again for these companies' active deadlines, below what was sent.
 
-        The scheduler then skips the rungs already sent for each expiry and
-        moves on. One UPDATE per company rather than the ORM's recompute: a
-        company may hold a million deadlines, and nothing but this date moves.
+        Each deadline's next reminder date becomes the highest rung of the new
+        ladder below every rung already sent for its expiry date (the first
+        rung when none was): the scheduler never sends a rung above one the
+        customer already got, and reads nothing but that date. One UPDATE per
+        company rather than the ORM's recompute: a company may hold a million
+        deadlines, and nothing but this date moves.
         """
         self.env["lifecycle.deadline"].flush_model(["date_expiry", "state", "company_id", "reminder_date"])
+        self.env["lifecycle.event"].flush_model(["deadline_id", "date_expiry", "event_type", "reminder_offset"])
         for company in self:
             self.env.cr.execute(
                 SQL(
-                    "UPDATE lifecycle_deadline SET reminder_date = date_expiry - %s"
-                    " WHERE company_id = %s AND state = 'active'",
-                    max(company._lifecycle_ladder()),
+                    """
+                    UPDATE lifecycle_deadline deadline
+                       SET reminder_date = deadline.date_expiry - (
+                               SELECT MAX(rung) FROM UNNEST(%s::int4[]) AS rung
+                                WHERE rung < ALL (
+                                      SELECT event.reminder_offset FROM lifecycle_event event
+                                       WHERE event.event_type = 'reminder_due' AND event.deadline_id = deadline.id
+                                         AND event.date_expiry = deadline.date_expiry))
+                     WHERE deadline.company_id = %s AND deadline.state = 'active'
+                    """,
+                    list(company._lifecycle_ladder()),
                     company.id,
                 )
             )

@@ -191,6 +191,18 @@ class TestReminderLadder(EngineCommon):
         self.assertEqual(self._reminders(deadline).mapped("reminder_offset"), [7])
         self.assertRefused("distinct numbers of days", self.company.write, {"lifecycle_reminder_offsets": "30,x"})
 
+    def test_a_new_ladder_never_climbs_back_above_a_rung_already_sent(self):
+        reminded = self._deadline(expiry=TODAY + timedelta(days=14), date_start=TODAY - timedelta(days=351))
+        untouched = self._deadline(expiry=TODAY + timedelta(days=40), date_start=TODAY - timedelta(days=325))
+        self._day(0)
+        self.assertEqual(self._reminders(reminded).mapped("reminder_offset"), [14])
+        # 14 leaves the ladder: the customer who got it never gets the 20-day rung now reached
+        self.company.lifecycle_reminder_offsets = "30,20,7,0"
+        for day in range(1, 41):
+            self._day(day)
+        self.assertEqual(sorted(self._reminders(reminded).mapped("reminder_offset")), [0, 7, 14])
+        self.assertEqual(sorted(self._reminders(untouched).mapped("reminder_offset")), [0, 7, 20, 30])
+
     def test_scheduler_queries_do_not_grow_with_batch_size(self):
         def make(count, expiry):
             for _index in range(count):
