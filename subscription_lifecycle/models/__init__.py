@@ -30,3 +30,4 @@ from . import lifecycle_webhook_attempt
 from . import lifecycle_cockpit
 from . import lifecycle_reminder_trace
 from . import link_tracker
+from . import ir_qweb

@@ -15,6 +15,7 @@ from odoo.addons.sms.tools.sms_tools import sms_content_to_rendered_html
 from ..lib.sampling import MIN_SENDS_PER_VARIANT, compare_variants, variant
 from ..lib.telegram import send_message_payload
 from ..lib.whatsapp import parse_variables, template_message
+from .ir_qweb import compiled_once
 from .res_partner import LIFECYCLE_CHANNELS
 
 # The result of a step, returned by every ``_run_<step_type>`` method:
@@ -487,7 +488,8 @@ class LifecycleWorkflowStep(models.Model):
 
         With a variant B template, the customers the split gives to B (drawn
         per commercial entity, as a pilot's sample, ``lib.sampling.variant``)
-        get it, the others variant A.
+        get it, the others variant A. Each template's body is compiled once
+        for all its records (``ir_qweb.compiled_once``).
         """
         customers = [self._customer(record).commercial_partner_id for record in records]
         variants = [
@@ -498,9 +500,10 @@ class LifecycleWorkflowStep(models.Model):
         for key, template in (("a", self.mail_template_id), ("b", self.mail_template_b_id)):
             ids = [record.id for record, assigned in zip(records, variants, strict=True) if assigned == key]
             if ids:
-                mails = template.with_context(lifecycle_offer=self.offer_text or "").send_mail_batch(
-                    ids, email_values=email_values
-                )
+                with compiled_once():
+                    mails = template.with_context(lifecycle_offer=self.offer_text or "").send_mail_batch(
+                        ids, email_values=email_values
+                    )
                 mail_by_record.update(zip(ids, mails, strict=True))
         mails = self.env["mail.mail"].union(*(mail_by_record[record.id] for record in records))
         return mails, variants

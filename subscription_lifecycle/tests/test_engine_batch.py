@@ -1,4 +1,7 @@
 from datetime import timedelta
+from unittest.mock import patch
+
+from lxml import etree
 
 from odoo.tests import tagged
 from odoo.tools import mute_logger
@@ -53,6 +56,31 @@ class TestEngineBatch(EngineCommon):
         runs = self.ladder.run_ids.filtered(lambda run: run.deadline_id in deadlines)
         self.assertEqual(set(runs.mapped("state")), {"done"})
         self.assertRegex(runs[0].log_ids[-1].message, r"Email \d+ queued for Batch customer")
+
+    def test_a_batch_compiles_each_template_once_and_each_customer_reads_their_own(self):
+        deadlines = self._due_in_30_days(5)
+        qweb = type(self.env["ir.qweb"])
+
+        def compiles(work):
+            """How many times ``work`` compiles a template from its source (Odoo's own compiler, counted)."""
+            with patch.object(
+                qweb, "_generate_code_uncached", autospec=True, side_effect=qweb._generate_code_uncached
+            ) as compiler:
+                work()
+            return sum(isinstance(call.args[1], etree._Element) for call in compiler.call_args_list)
+
+        earlier_runs = self.Run.search([])
+        day_compiles = compiles(lambda: self._day(0))
+        runs = self.Run.search([]) - earlier_runs
+        templates = runs.workflow_id.step_ids.mail_template_id
+        self.assertIn(self.env.ref("subscription_lifecycle.mail_template_reminder_30"), templates)
+        self.assertGreaterEqual(len(runs), len(deadlines))
+        self.assertEqual(day_compiles, len(templates), "one compile per template of the day, not per email")
+        for deadline in deadlines:
+            self.assertIn(f"Hello {deadline.partner_id.name},", self._mails(deadline).body_html)
+        # outside the engine's batch, Odoo's rendering is left as it is: one compile per record
+        template = self.env.ref("subscription_lifecycle.mail_template_reminder_30")
+        self.assertEqual(compiles(lambda: template._render_field("body_html", deadlines.ids)), 5)
 
     def test_one_bad_record_in_a_batch_of_100_fails_alone(self):
         deadlines = self._due_in_30_days(100)
