@@ -288,8 +288,9 @@ class ResCompany(models.Model):
         ladder below every rung already sent for its expiry date (the first
         rung when none was): the scheduler never sends a rung above one the
         customer already got, and reads nothing but that date. One UPDATE per
-        company rather than the ORM's recompute: a company may hold a million
-        deadlines, and nothing but this date moves.
+        company rather than the ORM's recompute, and of the deadlines whose
+        date moves only: a company may hold a million deadlines, most of them
+        still waiting for the first rung, which a new ladder seldom changes.
         """
         self.env["lifecycle.deadline"].flush_model(["date_expiry", "state", "company_id", "reminder_date"])
         self.env["lifecycle.event"].flush_model(["deadline_id", "date_expiry", "event_type", "reminder_offset"])
@@ -298,13 +299,16 @@ class ResCompany(models.Model):
                 SQL(
                     """
                     UPDATE lifecycle_deadline deadline
-                       SET reminder_date = deadline.date_expiry - (
-                               SELECT MAX(rung) FROM UNNEST(%s::int4[]) AS rung
-                                WHERE rung < ALL (
-                                      SELECT event.reminder_offset FROM lifecycle_event event
-                                       WHERE event.event_type = 'reminder_due' AND event.deadline_id = deadline.id
-                                         AND event.date_expiry = deadline.date_expiry))
-                     WHERE deadline.company_id = %s AND deadline.state = 'active'
+                       SET reminder_date = restarted.day
+                      FROM (SELECT active.id, active.date_expiry - (
+                                   SELECT MAX(rung) FROM UNNEST(%s::int4[]) AS rung
+                                    WHERE rung < ALL (
+                                          SELECT event.reminder_offset FROM lifecycle_event event
+                                           WHERE event.event_type = 'reminder_due' AND event.deadline_id = active.id
+                                             AND event.date_expiry = active.date_expiry)) AS day
+                              FROM lifecycle_deadline active
+                             WHERE active.company_id = %s AND active.state = 'active') AS restarted
+                     WHERE deadline.id = restarted.id AND deadline.reminder_date IS DISTINCT FROM restarted.day
                     """,
                     list(company._lifecycle_ladder()),
                     company.id,

@@ -197,7 +197,13 @@ class TestReminderLadder(EngineCommon):
         self._day(0)
         self.assertEqual(self._reminders(reminded).mapped("reminder_offset"), [14])
         # 14 leaves the ladder: the customer who got it never gets the 20-day rung now reached
+        row = "SELECT ctid FROM lifecycle_deadline WHERE id = %s"
+        rows = {deadline: self.env.execute_query(SQL(row, deadline.id)) for deadline in (reminded, untouched)}
         self.company.lifecycle_reminder_offsets = "30,20,7,0"
+        self.assertNotEqual(self.env.execute_query(SQL(row, reminded.id)), rows[reminded])
+        self.assertEqual(
+            self.env.execute_query(SQL(row, untouched.id)), rows[untouched], "a date that stays is not rewritten"
+        )
         for day in range(1, 41):
             self._day(day)
         self.assertEqual(sorted(self._reminders(reminded).mapped("reminder_offset")), [0, 7, 14])
