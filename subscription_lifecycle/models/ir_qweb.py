@@ -20,9 +20,10 @@ def compiled_once():
     record) and ``ir.qweb`` caches nothing it compiles from a parsed
     document: each reminder compiled the whole body to Python again, most of
     the time a reminder costs. The compiled functions depend on nothing but
-    the source and the compile context (language, restricted rendering), the
-    key here, as ``ir.qweb`` keys the templates it caches with the same.
-    The cache lives as long as the block: nothing is kept between batches.
+    the source and the compile context: the key here is the source, the user
+    and the whole context (language, restricted rendering...), more than
+    ``ir.qweb`` keys the views it caches with. The cache lives as long as the
+    block: nothing is kept between batches.
     """
     token = _COMPILED.set({})
     try:
