@@ -10,10 +10,11 @@ template for ``--count`` deadlines of its own, all due today:
 - ``send_mail_batch``: ``mail.template.send_mail_batch`` in batches of 500, the
   floor the framework itself sets;
 - ``addon``: the shipped "Renewal reminder: 30 days" workflow switched on, run
-  by the scheduler and the engine, one worker; then the same backlog size
-  worked by the engine alone, in one Odoo process running its cron job, then
-  in ``--workers`` processes each running one of its two cron jobs, sharing
-  the backlog through the engine's claims.
+  by the scheduler and the engine, one worker (its email step compiles the
+  template once per batch, ``send_mail_batch`` alone once per email); then
+  the same backlog size worked by the engine alone, in one Odoo process
+  running its cron job, then in ``--workers`` processes each running one of
+  its two cron jobs, sharing the backlog through the engine's claims.
 
 It prints mails/s for each way (mail.mail records queued) and the ratios.
 """
